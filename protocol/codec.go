@@ -1,0 +1,207 @@
+package protocol
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/multiformats/go-varint"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+// MsgReader reads varint length-delimited protobufs (libp2p's framing) from
+// a stream, refusing any frame over the size limit before reading it.
+type MsgReader struct {
+	r   *bufio.Reader
+	max int
+	buf []byte
+}
+
+// NewReader returns a MsgReader on r bounded by l.MaxMessageSize.
+func (l Limits) NewReader(r io.Reader) *MsgReader {
+	return &MsgReader{r: bufio.NewReaderSize(r, 4096), max: l.MaxMessageSize}
+}
+
+// ReadFrame reads one frame. Transport errors (io.EOF, resets) are returned
+// as they are; a frame over the limit yields ErrMessageTooLarge.
+func (mr *MsgReader) ReadFrame() ([]byte, error) {
+	n, err := varint.ReadUvarint(mr.r)
+	if err != nil {
+		if errors.Is(err, varint.ErrOverflow) || errors.Is(err, varint.ErrNotMinimal) {
+			return nil, fmt.Errorf("%w: frame length: %v", ErrMalformed, err)
+		}
+		return nil, err
+	}
+	if n > uint64(mr.max) {
+		return nil, fmt.Errorf("%w: frame of %d bytes (max %d)", ErrMessageTooLarge, n, mr.max)
+	}
+	if cap(mr.buf) < int(n) {
+		mr.buf = make([]byte, n)
+	}
+	buf := mr.buf[:n]
+	if _, err := io.ReadFull(mr.r, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+// WriteMsg writes m as one varint length-delimited frame in a single Write.
+func WriteMsg(w io.Writer, m proto.Message) error {
+	body, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("protocol: marshal: %w", err)
+	}
+	frame := append(varint.ToUvarint(uint64(len(body))), body...)
+	_, err = w.Write(frame)
+	return err
+}
+
+func (l Limits) unmarshal(b []byte, m proto.Message) error {
+	if len(b) > l.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes (max %d)", ErrMessageTooLarge, len(b), l.MaxMessageSize)
+	}
+	if err := proto.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// DecodeRequest decodes and validates one leaf request.
+func (l Limits) DecodeRequest(b []byte) (*pb.Request, error) {
+	var m pb.Request
+	if err := l.unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	if err := l.ValidateRequest(&m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// DecodeResponse decodes and validates one supernode response.
+func (l Limits) DecodeResponse(b []byte) (*pb.Response, error) {
+	var m pb.Response
+	if err := l.unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("response: %w", err)
+	}
+	if err := l.ValidateResponse(&m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// DecodeReplicateRequest decodes and validates one replication request. The
+// envelope inside is checked by OpenAnnouncement.
+func (l Limits) DecodeReplicateRequest(b []byte) (*pb.ReplicateRequest, error) {
+	var m pb.ReplicateRequest
+	if err := l.unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("replicate request: %w", err)
+	}
+	if len(m.Envelope) == 0 {
+		return nil, fmt.Errorf("%w: replicate request without envelope", ErrMalformed)
+	}
+	if len(m.Envelope) > l.MaxEnvelopeSize {
+		return nil, fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(m.Envelope), l.MaxEnvelopeSize)
+	}
+	return &m, nil
+}
+
+// DecodeReplicateResponse decodes and validates one replication response.
+func (l Limits) DecodeReplicateResponse(b []byte) (*pb.ReplicateResponse, error) {
+	var m pb.ReplicateResponse
+	if err := l.unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("replicate response: %w", err)
+	}
+	if _, ok := pb.Status_name[int32(m.Status)]; !ok {
+		return nil, fmt.Errorf("%w: unknown status %d", ErrMalformed, m.Status)
+	}
+	if len(m.Error) > l.MaxErrorSize {
+		return nil, fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(m.Error))
+	}
+	return &m, nil
+}
+
+// ValidateRequest checks that exactly one body is set and within limits.
+func (l Limits) ValidateRequest(m *pb.Request) error {
+	switch b := m.Body.(type) {
+	case *pb.Request_Attach, *pb.Request_Heartbeat, *pb.Request_Detach:
+		return nil
+	case *pb.Request_Announce:
+		if b.Announce == nil || len(b.Announce.Envelope) == 0 {
+			return fmt.Errorf("%w: announce without envelope", ErrMalformed)
+		}
+		if len(b.Announce.Envelope) > l.MaxEnvelopeSize {
+			return fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(b.Announce.Envelope), l.MaxEnvelopeSize)
+		}
+		return nil
+	case *pb.Request_Lookup:
+		if b.Lookup == nil {
+			return fmt.Errorf("%w: empty lookup", ErrMalformed)
+		}
+		if _, err := l.CIDFromBytes(b.Lookup.Cid); err != nil {
+			return fmt.Errorf("lookup: %w", err)
+		}
+		if b.Lookup.Limit > uint32(l.MaxLookupResults) {
+			return fmt.Errorf("%w: lookup limit %d (max %d)", ErrOverLimit, b.Lookup.Limit, l.MaxLookupResults)
+		}
+		return nil
+	case *pb.Request_Supernodes:
+		if b.Supernodes != nil && b.Supernodes.Limit > uint32(l.MaxSupernodeResults) {
+			return fmt.Errorf("%w: supernodes limit %d (max %d)", ErrOverLimit, b.Supernodes.Limit, l.MaxSupernodeResults)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: request has no known body", ErrMalformed)
+}
+
+// ValidateResponse checks status, error text and result counts; every peer
+// in a result must decode.
+func (l Limits) ValidateResponse(m *pb.Response) error {
+	if _, ok := pb.Status_name[int32(m.Status)]; !ok {
+		return fmt.Errorf("%w: unknown status %d", ErrMalformed, m.Status)
+	}
+	if len(m.Error) > l.MaxErrorSize {
+		return fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(m.Error))
+	}
+	switch b := m.Body.(type) {
+	case *pb.Response_Lookup:
+		if b.Lookup == nil {
+			break
+		}
+		if len(b.Lookup.Holders) > l.MaxLookupResults {
+			return fmt.Errorf("%w: %d holders (max %d)", ErrOverLimit, len(b.Lookup.Holders), l.MaxLookupResults)
+		}
+		for i, p := range b.Lookup.Holders {
+			if _, err := l.PeerFromPB(p); err != nil {
+				return fmt.Errorf("lookup holder %d: %w", i, err)
+			}
+		}
+	case *pb.Response_Supernodes:
+		if b.Supernodes == nil {
+			break
+		}
+		if len(b.Supernodes.Supernodes) > l.MaxSupernodeResults {
+			return fmt.Errorf("%w: %d supernodes (max %d)", ErrOverLimit, len(b.Supernodes.Supernodes), l.MaxSupernodeResults)
+		}
+		for i, p := range b.Supernodes.Supernodes {
+			if _, err := l.PeerFromPB(p); err != nil {
+				return fmt.Errorf("supernode %d: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ResponseError returns nil for an OK response, a *StatusError otherwise.
+func ResponseError(status pb.Status, msg string) error {
+	if status == pb.Status_OK {
+		return nil
+	}
+	return &StatusError{Status: status, Msg: msg}
+}

@@ -1,0 +1,34 @@
+package protocol
+
+import (
+	"crypto/sha256"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// Protocol identifiers. They are constants: a node speaks exactly these.
+const (
+	// DHTPrefix is the kad-dht protocol prefix of the supernode DHT. A stock
+	// go-libp2p-kad-dht configured with dht.ProtocolPrefix(DHTPrefix) joins it.
+	DHTPrefix protocol.ID = "/supertracker"
+
+	// LeafProtocol carries leaf↔supernode sessions: attach, heartbeat,
+	// announce, withdraw, lookup, supernode discovery.
+	LeafProtocol protocol.ID = "/supertracker/leaf/1.0.0"
+
+	// ReplicateProtocol carries signed announcements between supernodes.
+	ReplicateProtocol protocol.ID = "/supertracker/replicate/1.0.0"
+)
+
+// SupernodeRendezvous is the CID every supernode provides in the DHT so that
+// anyone who knows one supernode (or a stock kad-dht client) can find others.
+var SupernodeRendezvous = func() cid.Cid {
+	sum := sha256.Sum256([]byte("supertracker/supernodes/v1"))
+	h, err := mh.Encode(sum[:], mh.SHA2_256)
+	if err != nil {
+		panic(err) // static input: cannot fail
+	}
+	return cid.NewCidV1(cid.Raw, h)
+}()

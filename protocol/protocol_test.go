@@ -1,0 +1,190 @@
+package protocol_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	mh "github.com/multiformats/go-multihash"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+var lim = protocol.DefaultLimits
+
+func key(t testing.TB) (crypto.PrivKey, peer.ID) {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, id
+}
+
+func mkCID(t testing.TB, s string) cid.Cid {
+	h, err := mh.Sum([]byte(s), mh.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cid.NewCidV1(cid.Raw, h)
+}
+
+func announcement(t testing.TB, id peer.ID, n int) *protocol.Announcement {
+	a := &protocol.Announcement{Peer: id, Seq: 7, Expires: time.Now().Add(time.Hour),
+		Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.2/tcp/4001")}}
+	for i := 0; i < n; i++ {
+		a.CIDs = append(a.CIDs, mkCID(t, strings.Repeat("x", i+1)))
+	}
+	return a
+}
+
+func TestAnnouncementRoundTrip(t *testing.T) {
+	k, id := key(t)
+	a := announcement(t, id, 3)
+	env, err := lim.SignAnnouncement(a, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := lim.OpenAnnouncement(env, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Peer != id || got.Seq != 7 || len(got.CIDs) != 3 || !got.CIDs[2].Equals(a.CIDs[2]) ||
+		!got.Addrs[0].Equal(a.Addrs[0]) || got.Expires.UnixMilli() != a.Expires.UnixMilli() {
+		t.Fatalf("round trip changed the announcement: %+v", got)
+	}
+}
+
+func TestOpenAnnouncementRefuses(t *testing.T) {
+	k, id := key(t)
+	other, otherID := key(t)
+	good, err := lim.SignAnnouncement(announcement(t, id, 2), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A signature by another key over a record naming id: forge by sealing
+	// with the other key directly.
+	if _, err := lim.SignAnnouncement(announcement(t, id, 1), other); !errors.Is(err, protocol.ErrSignerMismatch) {
+		t.Fatalf("signing for another peer: got %v", err)
+	}
+	forged := forge(t, announcement(t, id, 1), other)
+	_ = otherID
+
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)-1] ^= 0xff // last byte is in the signature
+
+	expired := announcement(t, id, 1)
+	expired.Expires = time.Now().Add(-time.Second)
+	expiredEnv, _ := lim.SignAnnouncement(expired, k)
+	farFuture := announcement(t, id, 1)
+	farFuture.Expires = time.Now().Add(lim.MaxAnnouncementLifetime + time.Hour)
+	farEnv, _ := lim.SignAnnouncement(farFuture, k)
+
+	small := lim
+	small.MaxCIDsPerAnnouncement = 2
+	tooMany, _ := lim.SignAnnouncement(announcement(t, id, 3), k)
+
+	cases := []struct {
+		name string
+		l    protocol.Limits
+		env  []byte
+		want error
+	}{
+		{"bad signature", lim, flipped, protocol.ErrBadSignature},
+		{"other signer", lim, forged, protocol.ErrSignerMismatch},
+		{"expired", lim, expiredEnv, protocol.ErrExpired},
+		{"too far ahead", lim, farEnv, protocol.ErrExpired},
+		{"too many CIDs", small, tooMany, protocol.ErrOverLimit},
+		{"garbage", lim, []byte("not an envelope"), protocol.ErrMalformed},
+		{"oversized", lim, make([]byte, lim.MaxEnvelopeSize+1), protocol.ErrMessageTooLarge},
+		{"empty", lim, nil, protocol.ErrMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.l.OpenAnnouncement(tc.env, time.Now())
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// forge seals a record naming a.Peer with a key that is not a.Peer's,
+// bypassing SignAnnouncement's check (what a malicious supernode would do).
+func forge(t testing.TB, a *protocol.Announcement, k crypto.PrivKey) []byte {
+	t.Helper()
+	env, err := protocol.SealUncheckedForTest(a, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func TestDecodeRequestLimits(t *testing.T) {
+	big := &pb.Request{Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: make([]byte, lim.MaxEnvelopeSize+1)}}}
+	b, _ := proto.Marshal(big)
+	if _, err := lim.DecodeRequest(b); !errors.Is(err, protocol.ErrMessageTooLarge) {
+		t.Fatalf("oversized envelope: %v", err)
+	}
+	lk := &pb.Request{Body: &pb.Request_Lookup{Lookup: &pb.LookupRequest{Cid: mkCID(t, "a").Bytes(), Limit: uint32(lim.MaxLookupResults + 1)}}}
+	b, _ = proto.Marshal(lk)
+	if _, err := lim.DecodeRequest(b); !errors.Is(err, protocol.ErrOverLimit) {
+		t.Fatalf("lookup over limit: %v", err)
+	}
+	bad := &pb.Request{Body: &pb.Request_Lookup{Lookup: &pb.LookupRequest{Cid: []byte{1, 2, 3}}}}
+	b, _ = proto.Marshal(bad)
+	if _, err := lim.DecodeRequest(b); !errors.Is(err, protocol.ErrMalformed) {
+		t.Fatalf("bad CID: %v", err)
+	}
+	b, _ = proto.Marshal(&pb.Request{Id: 3})
+	if _, err := lim.DecodeRequest(b); !errors.Is(err, protocol.ErrMalformed) {
+		t.Fatalf("no body: %v", err)
+	}
+	if _, err := lim.DecodeRequest([]byte{0xff, 0xff, 0xff}); !errors.Is(err, protocol.ErrMalformed) {
+		t.Fatalf("garbage: %v", err)
+	}
+}
+
+func TestReadFrameRefusesOversizeBeforeReading(t *testing.T) {
+	var buf bytes.Buffer
+	buf.Write([]byte{0xff, 0xff, 0xff, 0x7f}) // varint length ≈ 268 MB, no body
+	if _, err := lim.NewReader(&buf).ReadFrame(); !errors.Is(err, protocol.ErrMessageTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+	buf.Reset()
+	if err := protocol.WriteMsg(&buf, &pb.Request{Id: 9, Body: &pb.Request_Heartbeat{Heartbeat: &pb.HeartbeatRequest{}}}); err != nil {
+		t.Fatal(err)
+	}
+	frame, err := lim.NewReader(&buf).ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := lim.DecodeRequest(frame)
+	if err != nil || req.Id != 9 {
+		t.Fatalf("round trip: %v %v", req, err)
+	}
+}
+
+func TestStatusErrorMatchesSentinel(t *testing.T) {
+	err := protocol.ResponseError(pb.Status_OVER_CAPACITY, "full")
+	if !errors.Is(err, protocol.ErrOverCapacity) || errors.Is(err, protocol.ErrRefused) {
+		t.Fatalf("%v does not map to its sentinel", err)
+	}
+	if protocol.StatusOf(protocol.ErrBadSignature) != pb.Status_REFUSED ||
+		protocol.StatusOf(protocol.ErrOverLimit) != pb.Status_BAD_REQUEST {
+		t.Fatal("StatusOf maps wrongly")
+	}
+}
