@@ -1,0 +1,159 @@
+package supernode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+const writeTimeout = 10 * time.Second
+
+// handleLeafStream serves requests from one leaf on one stream until the
+// leaf closes it, goes silent for SessionTimeout, or the node closes.
+func (n *Node) handleLeafStream(s network.Stream) {
+	if !n.track(s) {
+		s.Reset()
+		return
+	}
+	defer n.untrack(s)
+	remote := s.Conn().RemotePeer()
+	r := n.cfg.Limits.NewReader(s)
+	for {
+		_ = s.SetReadDeadline(time.Now().Add(n.cfg.SessionTimeout))
+		frame, err := r.ReadFrame()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				s.Close()
+				return
+			}
+			if errors.Is(err, protocol.ErrMessageTooLarge) || errors.Is(err, protocol.ErrMalformed) {
+				n.writeResponse(s, &pb.Response{Status: pb.Status_BAD_REQUEST, Error: n.cfg.Limits.Truncate(err.Error())})
+			}
+			s.Reset()
+			return
+		}
+		start := time.Now()
+		resp := n.serveFrame(remote, frame)
+		if err := n.writeResponse(s, resp); err != nil {
+			s.Reset()
+			return
+		}
+		n.load.observe(time.Since(start), n.now())
+	}
+}
+
+func (n *Node) writeResponse(s network.Stream, resp *pb.Response) error {
+	_ = s.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return protocol.WriteMsg(s, resp)
+}
+
+// serveFrame decodes one request and answers it; it never panics on input.
+func (n *Node) serveFrame(remote peer.ID, frame []byte) *pb.Response {
+	req, err := n.cfg.Limits.DecodeRequest(frame)
+	if err != nil {
+		return n.errorResponse(0, err)
+	}
+	resp, err := n.serve(remote, req)
+	if err != nil {
+		n.cfg.Logger.Debug("leaf request refused", "peer", remote, "err", err)
+		return n.errorResponse(req.Id, err)
+	}
+	resp.Id = req.Id
+	return resp
+}
+
+func (n *Node) errorResponse(id uint64, err error) *pb.Response {
+	return &pb.Response{Id: id, Status: protocol.StatusOf(err), Error: n.cfg.Limits.Truncate(err.Error())}
+}
+
+func refuse(status pb.Status, format string, args ...any) error {
+	return &protocol.StatusError{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// serve dispatches one valid request.
+func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
+	now := n.now()
+	if !n.lim.allow(remote, now) {
+		return nil, refuse(pb.Status_RATE_LIMITED, "more than %.0f requests/s", n.cfg.RequestsPerSecond)
+	}
+	if n.steppingDown() {
+		if _, ok := req.Body.(*pb.Request_Detach); !ok {
+			return nil, refuse(pb.Status_STEPPING_DOWN, "this supernode is stepping down; attach elsewhere")
+		}
+	}
+	switch b := req.Body.(type) {
+	case *pb.Request_Attach:
+		if !n.sess.attach(remote, b.Attach.GetPrimary(), n.cfg.MaxLeaves, now) {
+			return nil, refuse(pb.Status_OVER_CAPACITY, "supernode has its maximum of %d leaves", n.cfg.MaxLeaves)
+		}
+		return &pb.Response{Body: &pb.Response_Attach{Attach: &pb.AttachResponse{
+			Load:                n.loadReport(),
+			RecordTtlMs:         n.cfg.RecordTTL.Milliseconds(),
+			HeartbeatIntervalMs: n.cfg.HeartbeatInterval.Milliseconds(),
+		}}}, nil
+	case *pb.Request_Detach:
+		n.sess.detach(remote)
+		return &pb.Response{}, nil
+	}
+	if !n.sess.attached(remote) {
+		return nil, refuse(pb.Status_NOT_ATTACHED, "attach first")
+	}
+	switch b := req.Body.(type) {
+	case *pb.Request_Heartbeat:
+		n.sess.touch(remote, b.Heartbeat.GetPrimary(), now)
+		return &pb.Response{Body: &pb.Response_Heartbeat{Heartbeat: &pb.HeartbeatResponse{Load: n.loadReport()}}}, nil
+	case *pb.Request_Announce:
+		n.sess.touch(remote, true, now)
+		res, err := n.announce(remote, b.Announce.Envelope)
+		if err != nil {
+			return nil, err
+		}
+		return &pb.Response{Body: &pb.Response_Announce{Announce: res}}, nil
+	case *pb.Request_Lookup:
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LookupTimeout)
+		defer cancel()
+		c, _ := n.cfg.Limits.CIDFromBytes(b.Lookup.Cid) // validated by DecodeRequest
+		holders, err := n.Lookup(ctx, c, int(b.Lookup.Limit))
+		if err != nil {
+			return nil, err
+		}
+		res := &pb.LookupResponse{}
+		for _, h := range holders {
+			res.Holders = append(res.Holders, n.cfg.Limits.PeerToPB(h))
+		}
+		return &pb.Response{Body: &pb.Response_Lookup{Lookup: res}}, nil
+	case *pb.Request_Supernodes:
+		limit := int(b.Supernodes.GetLimit())
+		if limit == 0 {
+			limit = n.cfg.Limits.MaxSupernodeResults
+		}
+		res := &pb.SupernodesResponse{}
+		for _, p := range n.Supernodes(limit) {
+			res.Supernodes = append(res.Supernodes, n.cfg.Limits.PeerToPB(p))
+		}
+		return &pb.Response{Body: &pb.Response_Supernodes{Supernodes: res}}, nil
+	}
+	return nil, fmt.Errorf("%w: unhandled request", protocol.ErrMalformed)
+}
+
+// loadReport is our X-Ultrapeer-Needed: what leaves (and the election) need
+// to know about this supernode's load.
+func (n *Node) loadReport() *pb.Load {
+	st := n.Stats()
+	return &pb.Load{
+		Leaves:      uint32(st.Leaves),
+		MaxLeaves:   uint32(st.MaxLeaves),
+		Rho:         st.Rho,
+		ArrivalRate: st.Arrival,
+		ServiceRate: st.Service,
+		Supernodes:  uint32(st.RoutingTable + 1),
+	}
+}

@@ -1,0 +1,88 @@
+package supernode
+
+import (
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// sessions tracks the leaves attached to this supernode.
+type sessions struct {
+	mu     sync.Mutex
+	leaves map[peer.ID]*session
+}
+
+type session struct {
+	attached time.Time
+	lastSeen time.Time
+	primary  bool
+}
+
+func newSessions() *sessions { return &sessions{leaves: make(map[peer.ID]*session)} }
+
+// attach adds or refreshes p; it fails if p is new and max are attached.
+func (s *sessions) attach(p peer.ID, primary bool, max int, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.leaves[p]; ok {
+		e.lastSeen, e.primary = now, primary
+		return true
+	}
+	if len(s.leaves) >= max {
+		return false
+	}
+	s.leaves[p] = &session{attached: now, lastSeen: now, primary: primary}
+	return true
+}
+
+// touch records a heartbeat; false if p is not attached.
+func (s *sessions) touch(p peer.ID, primary bool, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.leaves[p]
+	if ok {
+		e.lastSeen, e.primary = now, primary
+	}
+	return ok
+}
+
+func (s *sessions) attached(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.leaves[p]
+	return ok
+}
+
+func (s *sessions) detach(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.leaves, p)
+}
+
+// expire detaches leaves silent for longer than timeout.
+func (s *sessions) expire(now time.Time, timeout time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, e := range s.leaves {
+		if now.Sub(e.lastSeen) > timeout {
+			delete(s.leaves, p)
+		}
+	}
+}
+
+func (s *sessions) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.leaves)
+}
+
+func (s *sessions) list() []peer.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]peer.ID, 0, len(s.leaves))
+	for p := range s.leaves {
+		out = append(out, p)
+	}
+	return out
+}
