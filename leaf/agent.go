@@ -1,0 +1,517 @@
+package leaf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+
+	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+// Sentinel errors.
+var (
+	// ErrClosed: the agent was closed.
+	ErrClosed = errors.New("leaf: closed")
+	// ErrNoSupernode: no supernode could be attached before the deadline.
+	ErrNoSupernode = errors.New("leaf: no supernode attached")
+)
+
+// Agent is a leaf: it attaches to a primary supernode and m backups, keeps
+// its announced objects alive in the overlay, and looks objects up, always
+// through its primary. It runs no DHT.
+type Agent struct {
+	cfg  Config
+	host host.Host
+	now  func() time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{}
+	notif  *network.NotifyBundle
+
+	sendMu sync.Mutex // orders announcements so seq numbers arrive in order
+
+	mu          sync.Mutex
+	primary     *snClient
+	backups     []*snClient
+	changed     chan struct{} // closed and replaced whenever primary changes
+	known       map[peer.ID]peer.AddrInfo
+	failedUntil map[peer.ID]time.Time
+	objects     map[cid.Cid]struct{}
+	ttl         time.Duration
+	lastRefresh time.Time
+	lastDiscov  time.Time
+	lastSeq     uint64
+	failovers   int
+	closed      bool
+}
+
+// New starts a leaf agent on h. It restores the announced set from the
+// data dir and starts attaching in the background; it does not wait for a
+// supernode (see WaitAttached).
+func New(h host.Host, opts ...Option) (*Agent, error) {
+	cfg := DefaultConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	objects, err := loadObjects(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg:         cfg,
+		host:        h,
+		now:         time.Now,
+		kick:        make(chan struct{}, 1),
+		changed:     make(chan struct{}),
+		known:       make(map[peer.ID]peer.AddrInfo),
+		failedUntil: make(map[peer.ID]time.Time),
+		objects:     objects,
+		ttl:         45 * time.Minute,
+	}
+	for _, p := range cfg.Supernodes {
+		if p.ID != h.ID() {
+			a.known[p.ID] = p
+		}
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.notif = &network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
+		if a.isAttached(c.RemotePeer()) {
+			a.poke()
+		}
+	}}
+	h.Network().Notify(a.notif)
+	a.wg.Add(1)
+	go a.run()
+	return a, nil
+}
+
+// Close detaches from every supernode and stops the agent. The host stays
+// open.
+func (a *Agent) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.mu.Unlock()
+	a.cancel()
+	a.wg.Wait()
+	a.host.Network().StopNotify(a.notif)
+	a.mu.Lock()
+	all := append([]*snClient{}, a.backups...)
+	if a.primary != nil {
+		all = append([]*snClient{a.primary}, all...)
+	}
+	a.primary, a.backups = nil, nil
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, c := range all {
+		_, _ = c.call(ctx, &pb.Request{Body: &pb.Request_Detach{Detach: &pb.DetachRequest{}}})
+		c.close()
+	}
+	return nil
+}
+
+func (a *Agent) poke() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) isAttached(p peer.ID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.primary != nil && a.primary.info.ID == p {
+		return true
+	}
+	return slices.ContainsFunc(a.backups, func(c *snClient) bool { return c.info.ID == p })
+}
+
+// run is the agent's maintenance loop: heartbeats, failover, backups,
+// discovery and refresh.
+func (a *Agent) run() {
+	defer a.wg.Done()
+	t := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		a.maintain()
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		case <-a.kick:
+		}
+	}
+}
+
+func (a *Agent) hbTimeout() time.Duration {
+	return min(a.cfg.RequestTimeout, 2*a.cfg.HeartbeatInterval)
+}
+
+func (a *Agent) maintain() {
+	a.mu.Lock()
+	primary, backups := a.primary, slices.Clone(a.backups)
+	a.mu.Unlock()
+
+	if primary != nil {
+		if err := a.heartbeat(primary, true); err != nil {
+			a.dropPrimary(primary, err)
+			primary = nil
+		}
+	}
+	for _, b := range backups {
+		if err := a.heartbeat(b, false); err != nil {
+			a.dropBackup(b, err)
+		}
+	}
+	if primary == nil {
+		if !a.electPrimary() {
+			return
+		}
+		a.refreshAll("new primary")
+	}
+	a.fillBackups()
+	a.mu.Lock()
+	discover := a.now().Sub(a.lastDiscov) >= a.cfg.DiscoveryInterval
+	refresh := len(a.objects) > 0 && a.now().Sub(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
+	a.mu.Unlock()
+	if discover {
+		a.discover()
+	}
+	if refresh {
+		a.refreshAll("refresh")
+	}
+}
+
+func (a *Agent) heartbeat(c *snClient, primary bool) error {
+	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
+	defer cancel()
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Heartbeat{Heartbeat: &pb.HeartbeatRequest{Primary: primary}}})
+	if errors.Is(err, protocol.ErrNotAttached) {
+		// The supernode forgot us (restart, session timeout): attach again.
+		return a.attach(c, primary)
+	}
+	if err != nil {
+		return err
+	}
+	c.setLoad(resp.GetHeartbeat().GetLoad())
+	return nil
+}
+
+func (a *Agent) attach(c *snClient, primary bool) error {
+	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
+	defer cancel()
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Attach{Attach: &pb.AttachRequest{Primary: primary}}})
+	if err != nil {
+		return err
+	}
+	at := resp.GetAttach()
+	c.setLoad(at.GetLoad())
+	if ttl := time.Duration(at.GetRecordTtlMs()) * time.Millisecond; ttl > 0 && primary {
+		a.mu.Lock()
+		a.ttl = ttl
+		a.mu.Unlock()
+	}
+	return nil
+}
+
+func (a *Agent) dropPrimary(c *snClient, why error) {
+	a.mu.Lock()
+	if a.primary == c {
+		a.primary = nil
+		a.failovers++
+		a.failedUntil[c.info.ID] = a.now().Add(10 * a.cfg.HeartbeatInterval)
+		close(a.changed)
+		a.changed = make(chan struct{})
+	}
+	a.mu.Unlock()
+	c.close()
+	a.cfg.Logger.Info("lost primary supernode", "peer", c.info.ID, "err", why)
+	a.poke()
+}
+
+func (a *Agent) dropBackup(c *snClient, why error) {
+	a.mu.Lock()
+	a.backups = slices.DeleteFunc(a.backups, func(b *snClient) bool { return b == c })
+	a.failedUntil[c.info.ID] = a.now().Add(10 * a.cfg.HeartbeatInterval)
+	a.mu.Unlock()
+	c.close()
+	a.cfg.Logger.Debug("lost backup supernode", "peer", c.info.ID, "err", why)
+}
+
+// electPrimary promotes the lowest-RTT backup that accepts, or else attaches
+// to the lowest-RTT known supernode. It reports whether there is a primary.
+func (a *Agent) electPrimary() bool {
+	a.mu.Lock()
+	backups := slices.Clone(a.backups)
+	a.mu.Unlock()
+	sort.Slice(backups, func(i, j int) bool { return backups[i].rtt < backups[j].rtt })
+	for _, b := range backups {
+		if err := a.attach(b, true); err == nil {
+			a.setPrimary(b)
+			return true
+		}
+		a.dropBackup(b, errors.New("refused promotion"))
+	}
+	for _, c := range a.candidates() {
+		if err := a.attach(c, true); err == nil {
+			a.setPrimary(c)
+			return true
+		} else {
+			a.markFailed(c.info.ID)
+			c.close()
+		}
+	}
+	return false
+}
+
+func (a *Agent) setPrimary(c *snClient) {
+	a.mu.Lock()
+	a.backups = slices.DeleteFunc(a.backups, func(b *snClient) bool { return b == c })
+	a.primary = c
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	a.cfg.Logger.Info("attached to primary supernode", "peer", c.info.ID, "rtt", c.rtt)
+}
+
+func (a *Agent) markFailed(p peer.ID) {
+	a.mu.Lock()
+	a.failedUntil[p] = a.now().Add(10 * a.cfg.HeartbeatInterval)
+	a.mu.Unlock()
+}
+
+// fillBackups attaches to more supernodes until m backups are attached.
+func (a *Agent) fillBackups() {
+	a.mu.Lock()
+	need := a.cfg.Backups - len(a.backups)
+	a.mu.Unlock()
+	if need <= 0 {
+		return
+	}
+	for _, c := range a.candidates() {
+		if need == 0 {
+			break
+		}
+		if err := a.attach(c, false); err != nil {
+			a.markFailed(c.info.ID)
+			c.close()
+			continue
+		}
+		a.mu.Lock()
+		a.backups = append(a.backups, c)
+		a.mu.Unlock()
+		need--
+	}
+}
+
+// candidates pings every known supernode that is not attached and not in
+// backoff, and returns them by measured RTT, lowest first.
+func (a *Agent) candidates() []*snClient {
+	now := a.now()
+	a.mu.Lock()
+	var infos []peer.AddrInfo
+	for id, info := range a.known {
+		if now.Before(a.failedUntil[id]) {
+			continue
+		}
+		if a.primary != nil && a.primary.info.ID == id {
+			continue
+		}
+		if slices.ContainsFunc(a.backups, func(c *snClient) bool { return c.info.ID == id }) {
+			continue
+		}
+		infos = append(infos, info)
+	}
+	a.mu.Unlock()
+	out := make([]*snClient, len(infos))
+	var wg sync.WaitGroup
+	for i, info := range infos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = a.measure(info)
+		}()
+	}
+	wg.Wait()
+	out = slices.DeleteFunc(out, func(c *snClient) bool { return c == nil })
+	sort.Slice(out, func(i, j int) bool { return out[i].rtt < out[j].rtt })
+	return out
+}
+
+// measure connects to a supernode and measures its RTT with libp2p ping.
+func (a *Agent) measure(info peer.AddrInfo) *snClient {
+	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
+	defer cancel()
+	a.host.Peerstore().AddAddrs(info.ID, info.Addrs, 10*time.Minute)
+	if err := a.host.Connect(ctx, info); err != nil {
+		a.markFailed(info.ID)
+		return nil
+	}
+	var rtt time.Duration
+	select {
+	case res := <-ping.Ping(ctx, a.host, info.ID):
+		if res.Error != nil {
+			a.markFailed(info.ID)
+			return nil
+		}
+		rtt = res.RTT
+	case <-ctx.Done():
+		a.markFailed(info.ID)
+		return nil
+	}
+	return &snClient{host: a.host, info: info, limits: a.cfg.Limits, rtt: rtt}
+}
+
+// discover asks the primary for more supernodes.
+func (a *Agent) discover() {
+	a.mu.Lock()
+	p := a.primary
+	a.lastDiscov = a.now()
+	a.mu.Unlock()
+	if p == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := p.call(ctx, &pb.Request{Body: &pb.Request_Supernodes{Supernodes: &pb.SupernodesRequest{}}})
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, sp := range resp.GetSupernodes().GetSupernodes() {
+		info, err := a.cfg.Limits.PeerFromPB(sp)
+		if err == nil && info.ID != a.host.ID() {
+			a.known[info.ID] = info
+		}
+	}
+}
+
+// refreshAll re-announces every object through the primary.
+func (a *Agent) refreshAll(why string) {
+	a.mu.Lock()
+	cids := make([]cid.Cid, 0, len(a.objects))
+	for c := range a.objects {
+		cids = append(cids, c)
+	}
+	a.mu.Unlock()
+	if len(cids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	if _, err := a.send(ctx, cids, false); err != nil {
+		a.cfg.Logger.Warn("re-announce failed", "why", why, "err", err)
+		return
+	}
+	a.cfg.Logger.Debug("re-announced", "why", why, "objects", len(cids))
+}
+
+// WaitAttached blocks until the agent has a primary supernode.
+func (a *Agent) WaitAttached(ctx context.Context) error {
+	_, err := a.waitPrimary(ctx)
+	return err
+}
+
+func (a *Agent) waitPrimary(ctx context.Context) (*snClient, error) {
+	for {
+		a.mu.Lock()
+		p, ch, closed := a.primary, a.changed, a.closed
+		a.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		if p != nil {
+			return p, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrNoSupernode, ctx.Err())
+		case <-a.ctx.Done():
+			return nil, ErrClosed
+		}
+	}
+}
+
+// AnnounceResult reports what the overlay accepted.
+type AnnounceResult struct {
+	Accepted int // CIDs accepted
+	Replicas int // fewest supernodes that stored any batch
+}
+
+// Announce adds cids to the announced set (durably, when there is a data
+// dir) and announces them through the primary; it returns once the overlay
+// accepted them. The agent refreshes them until Withdraw.
+func (a *Agent) Announce(ctx context.Context, cids []cid.Cid) (AnnounceResult, error) {
+	if err := a.updateObjects(cids, true); err != nil {
+		return AnnounceResult{}, err
+	}
+	return a.send(ctx, cids, false)
+}
+
+// Withdraw removes cids from the announced set and tells the overlay. The
+// records stop being returned by lookups through supernodes that saw the
+// withdrawal at once, and age out of the DHT within the record TTL.
+func (a *Agent) Withdraw(ctx context.Context, cids []cid.Cid) (AnnounceResult, error) {
+	if err := a.updateObjects(cids, false); err != nil {
+		return AnnounceResult{}, err
+	}
+	return a.send(ctx, cids, true)
+}
+
+func (a *Agent) updateObjects(cids []cid.Cid, add bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := make(map[cid.Cid]struct{}, len(a.objects)+len(cids))
+	for c := range a.objects {
+		next[c] = struct{}{}
+	}
+	for _, c := range cids {
+		if add {
+			next[c] = struct{}{}
+		} else {
+			delete(next, c)
+		}
+	}
+	if err := saveObjects(a.cfg.DataDir, next); err != nil {
+		return err
+	}
+	a.objects = next
+	return nil
+}
+
+// Objects lists the announced set.
+func (a *Agent) Objects() []cid.Cid {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]cid.Cid, 0, len(a.objects))
+	for c := range a.objects {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(x, y cid.Cid) int { return strings.Compare(x.KeyString(), y.KeyString()) })
+	return out
+}

@@ -1,0 +1,229 @@
+package leaf
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+// retryable reports whether a request failure means "this supernode is
+// gone or leaving" (fail over and retry) rather than "the request is bad".
+func retryable(err error) bool {
+	switch {
+	case errors.Is(err, protocol.ErrBadRequest), errors.Is(err, protocol.ErrRefused),
+		errors.Is(err, protocol.ErrRateLimited), errors.Is(err, context.Canceled),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrClosed):
+		return false
+	}
+	return true
+}
+
+// viaPrimary runs f against the primary, failing over and retrying while
+// the failure is the supernode's and ctx allows.
+func (a *Agent) viaPrimary(ctx context.Context, f func(context.Context, *snClient) error) error {
+	for {
+		p, err := a.waitPrimary(ctx)
+		if err != nil {
+			return err
+		}
+		rctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+		err = f(rctx, p)
+		cancel()
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if errors.Is(err, protocol.ErrNotAttached) {
+			if aerr := a.attach(p, true); aerr == nil {
+				continue
+			}
+		}
+		a.dropPrimary(p, err)
+	}
+}
+
+// send signs and sends announcements (or withdrawals) of cids in batches of
+// at most Limits.MaxCIDsPerAnnouncement.
+func (a *Agent) send(ctx context.Context, cids []cid.Cid, withdraw bool) (AnnounceResult, error) {
+	a.sendMu.Lock()
+	defer a.sendMu.Unlock()
+	res := AnnounceResult{Replicas: -1}
+	max := a.cfg.Limits.MaxCIDsPerAnnouncement
+	for len(cids) > 0 {
+		batch := cids[:min(max, len(cids))]
+		cids = cids[len(batch):]
+		err := a.viaPrimary(ctx, func(ctx context.Context, p *snClient) error {
+			env, err := a.sign(batch, withdraw)
+			if err != nil {
+				return err
+			}
+			resp, err := p.call(ctx, &pb.Request{Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: env}}})
+			if err != nil {
+				return err
+			}
+			r := resp.GetAnnounce()
+			res.Accepted += int(r.GetAccepted())
+			if res.Replicas < 0 || int(r.GetReplicas()) < res.Replicas {
+				res.Replicas = int(r.GetReplicas())
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+	}
+	if !withdraw {
+		a.mu.Lock()
+		a.lastRefresh = a.now()
+		a.mu.Unlock()
+	}
+	res.Replicas = max0(res.Replicas)
+	return res, nil
+}
+
+func max0(x int) int {
+	if x < 0 {
+		return 0
+	}
+	return x
+}
+
+func (a *Agent) sign(cids []cid.Cid, withdraw bool) ([]byte, error) {
+	now := a.now()
+	a.mu.Lock()
+	seq := max(a.lastSeq+1, uint64(now.UnixNano()))
+	a.lastSeq = seq
+	ttl := a.ttl
+	a.mu.Unlock()
+	ann := &protocol.Announcement{
+		Peer:     a.host.ID(),
+		Addrs:    a.announceAddrs(),
+		CIDs:     cids,
+		Seq:      seq,
+		Expires:  now.Add(ttl),
+		Withdraw: withdraw,
+	}
+	return a.cfg.Limits.SignAnnouncement(ann, a.host.Peerstore().PrivKey(a.host.ID()))
+}
+
+// announceAddrs are the host's dialable addresses, at most the limit.
+func (a *Agent) announceAddrs() []ma.Multiaddr {
+	var out []ma.Multiaddr
+	for _, ad := range a.host.Addrs() {
+		if manet.IsIPUnspecified(ad) {
+			continue
+		}
+		out = append(out, ad)
+		if len(out) == a.cfg.Limits.MaxAddrsPerPeer {
+			break
+		}
+	}
+	return out
+}
+
+// Lookup asks the primary for holders of c (limit 0: the protocol maximum).
+func (a *Agent) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
+	if limit <= 0 || limit > a.cfg.Limits.MaxLookupResults {
+		limit = a.cfg.Limits.MaxLookupResults
+	}
+	var out []peer.AddrInfo
+	err := a.viaPrimary(ctx, func(ctx context.Context, p *snClient) error {
+		resp, err := p.call(ctx, &pb.Request{Body: &pb.Request_Lookup{Lookup: &pb.LookupRequest{Cid: c.Bytes(), Limit: uint32(limit)}}})
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, h := range resp.GetLookup().GetHolders() {
+			info, err := a.cfg.Limits.PeerFromPB(h) // validated by DecodeResponse
+			if err == nil {
+				out = append(out, info)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Supernodes returns the attached supernodes, primary first.
+func (a *Agent) Supernodes() []peer.AddrInfo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []peer.AddrInfo
+	if a.primary != nil {
+		out = append(out, a.primary.info)
+	}
+	for _, b := range a.backups {
+		out = append(out, b.info)
+	}
+	return out
+}
+
+// Primary returns the primary supernode's ID ("" if none).
+func (a *Agent) Primary() peer.ID {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.primary == nil {
+		return ""
+	}
+	return a.primary.info.ID
+}
+
+// Failovers counts how often the agent lost its primary.
+func (a *Agent) Failovers() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.failovers
+}
+
+// SupernodeLoad is what one attached supernode last reported.
+type SupernodeLoad struct {
+	Peer       peer.ID
+	Primary    bool
+	RTT        time.Duration
+	Leaves     int
+	MaxLeaves  int
+	Rho        float64
+	Supernodes int
+}
+
+// Loads returns the load reports of the attached supernodes, primary first
+// (the election's demand signal).
+func (a *Agent) Loads() []SupernodeLoad {
+	a.mu.Lock()
+	all := append([]*snClient{}, a.backups...)
+	if a.primary != nil {
+		all = append([]*snClient{a.primary}, all...)
+	}
+	hasPrimary := a.primary != nil
+	a.mu.Unlock()
+	out := make([]SupernodeLoad, 0, len(all))
+	for i, c := range all {
+		l := c.lastLoad()
+		out = append(out, SupernodeLoad{Peer: c.info.ID, Primary: hasPrimary && i == 0, RTT: c.rtt,
+			Leaves: int(l.GetLeaves()), MaxLeaves: int(l.GetMaxLeaves()), Rho: l.GetRho(), Supernodes: int(l.GetSupernodes())})
+	}
+	return out
+}
+
+// AddSupernodes adds supernodes to the known set (e.g. from a hand-over).
+func (a *Agent) AddSupernodes(ps ...peer.AddrInfo) {
+	a.mu.Lock()
+	for _, p := range ps {
+		if p.ID != a.host.ID() {
+			a.known[p.ID] = p
+		}
+	}
+	a.mu.Unlock()
+	a.poke()
+}
+
+// Host returns the libp2p host.
+func (a *Agent) Host() host.Host { return a.host }
