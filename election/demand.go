@@ -1,0 +1,138 @@
+package election
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// demandView aggregates the fresh load reports at the machine's clock.
+type demandView struct {
+	peers      int // fresh Demand reports from other supernodes
+	peerRho    float64
+	peerLeaves int
+	peerCap    int
+
+	own               bool // fresh own Load (only used while a supernode)
+	ownRho            float64
+	ownLeaves, ownCap int
+	supernodes        int
+	supernodesKnown   bool
+}
+
+func (m *Machine) demand() demandView {
+	var v demandView
+	// Sorted so float sums, hence decisions, do not depend on map order.
+	for _, k := range slices.Sorted(maps.Keys(m.reports)) {
+		r := m.reports[k]
+		if !fresh(m.now, r.At, m.cfg.ReportTTL) {
+			continue
+		}
+		v.peers++
+		v.peerRho += r.Rho
+		v.peerLeaves += r.Leaves
+		v.peerCap += r.MaxLeaves
+	}
+	if l := m.load; l != nil && fresh(m.now, l.At, m.cfg.ReportTTL) {
+		v.own, v.ownRho, v.ownLeaves = true, l.Rho, l.Leaves
+		v.ownCap = l.MaxLeaves
+		if v.ownCap == 0 {
+			v.ownCap = m.cfg.MaxLeaves
+		}
+	}
+	if s := m.supernodes; s != nil {
+		v.supernodesKnown, v.supernodes = true, s.Reachable
+	}
+	return v
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// Leaf view: the supernodes that report to us.
+func (v demandView) leafRho() float64  { return ratio(v.peerRho, float64(v.peers)) }
+func (v demandView) leafFill() float64 { return ratio(float64(v.peerLeaves), float64(v.peerCap)) }
+
+// Supernode view: peers and ourselves.
+func (v demandView) allRho() float64 {
+	return ratio(v.peerRho+v.ownRho, float64(v.peers+1))
+}
+func (v demandView) allFill() float64 {
+	return ratio(float64(v.peerLeaves+v.ownLeaves), float64(v.peerCap+v.ownCap))
+}
+
+// After we leave: our arrivals spread over the peers (equal μ assumed).
+func (v demandView) projRho() float64 { return ratio(v.peerRho+v.ownRho, float64(v.peers)) }
+func (v demandView) projFill() float64 {
+	return ratio(float64(v.peerLeaves+v.ownLeaves), float64(v.peerCap))
+}
+
+// sole: no other supernode is known to exist.
+func (v demandView) sole() bool {
+	return v.peers == 0 || (v.supernodesKnown && v.supernodes == 0)
+}
+
+// lazyText is a lazily formatted explanation: the machine evaluates on every
+// observation but formats only what it emits or shows.
+type lazyText struct {
+	format string
+	args   []any
+}
+
+func why(format string, args ...any) lazyText { return lazyText{format, args} }
+
+func (r lazyText) String() string {
+	if len(r.args) == 0 {
+		return r.format
+	}
+	return fmt.Sprintf(r.format, r.args...)
+}
+
+// need: the supernodes reporting to a leaf ask for more capacity.
+func (m *Machine) need(v demandView) (bool, lazyText) {
+	if v.peers == 0 {
+		return false, why("no supernode reports")
+	}
+	rho, fill := v.leafRho(), v.leafFill()
+	switch {
+	case rho >= m.cfg.PromoteRho:
+		return true, why("demand: ρ %.2f ≥ %.2f (fill %.2f) over %d supernodes", rho, m.cfg.PromoteRho, fill, v.peers)
+	case fill >= m.cfg.PromoteFill:
+		return true, why("demand: fill %.2f ≥ %.2f (ρ %.2f) over %d supernodes", fill, m.cfg.PromoteFill, rho, v.peers)
+	}
+	return false, why("no demand: ρ %.2f, fill %.2f over %d supernodes", rho, fill, v.peers)
+}
+
+// empty: no supernode reachable at all, so the overlay must bootstrap itself.
+func (m *Machine) empty(v demandView) (bool, lazyText) {
+	if v.supernodesKnown && v.supernodes == 0 && v.peers == 0 {
+		return true, why("no supernode reachable: empty overlay bootstraps")
+	}
+	return false, why("supernodes reachable or reporting")
+}
+
+// surplus: a supernode's overlay has spare capacity it can give up.
+func (m *Machine) surplus(v demandView) (bool, lazyText) {
+	cfg := m.cfg
+	switch {
+	case !v.own:
+		return false, why("own load unknown")
+	case v.sole():
+		return false, why("sole supernode: never demotes for surplus")
+	}
+	rho, fill := v.allRho(), v.allFill()
+	prho, pfill := v.projRho(), v.projFill()
+	switch {
+	case rho > cfg.DemoteRho || fill > cfg.DemoteFill:
+		return false, why("no surplus: ρ %.2f, fill %.2f over %d supernodes incl. self", rho, fill, v.peers+1)
+	case prho >= cfg.PromoteRho || pfill >= cfg.PromoteFill:
+		return false, why("no surplus: ρ %.2f, fill %.2f over %d supernodes incl. self, but without self ρ %.2f, fill %.2f would reach the promote band",
+			rho, fill, v.peers+1, prho, pfill)
+	}
+	return true, why("surplus: ρ %.2f ≤ %.2f, fill %.2f ≤ %.2f over %d supernodes incl. self; without self ρ %.2f, fill %.2f",
+		rho, cfg.DemoteRho, fill, cfg.DemoteFill, v.peers+1, prho, pfill)
+}

@@ -1,0 +1,80 @@
+// Package election decides when a supertracker node should become a
+// supernode and when it should go back to being a leaf.
+//
+// It is a pure decision state machine in the style of etcd-io/raft: no
+// clock, no socket, no libp2p, no goroutine. Observations go in through
+// Machine.Step (each carries its own time), decisions and their reasons come
+// out through an outbox drained with Machine.Ready. Randomness (the jitter)
+// comes from an injected *rand.Rand, so the same seed and the same inputs give
+// the same decisions.
+//
+// # Rules
+//
+// Eligible: reachable from outside (verified by another node's dial-back,
+// never assumed), current uptime ≥ MinUptime or average session ≥
+// MinAvgUptime, measured upload ≥ MinUpload, and CPU and memory headroom ≥
+// MinHeadroom. A missing or stale measurement is not eligible.
+//
+// Needed: supernodes report ρ = λ/μ and leaves/capacity in heartbeat
+// replies. A leaf promotes only when mean ρ ≥ PromoteRho or fill ≥
+// PromoteFill has held for DemandWindow, or when no supernode has been
+// reachable for DemandWindow (an empty overlay bootstraps itself).
+//
+// Demote: surplus (ρ ≤ DemoteRho and fill ≤ DemoteFill over the supernode and
+// its peers, held for DemandWindow, and the survivors would stay under the
+// promote thresholds), never for the sole supernode; or lost eligibility,
+// held for DemandWindow.
+//
+// No flapping: separate promote and demote thresholds, MinDwell in each role,
+// and staggering. A candidate waits (1−score)·StaggerMax + jitter (score
+// ranks uptime and bandwidth), then re-checks: if the supernodes promoted
+// meanwhile absorbed the demand, it cancels. A failed role change backs off
+// exponentially from Backoff to MaxBackoff.
+//
+// # Driving the machine
+//
+// Decisions are proposals. The caller carries them out and reports back, so
+// Role is always what the caller committed:
+//
+//	m, err := election.New(election.DefaultConfig(), time.Now(), rand.New(rand.NewPCG(s1, s2)))
+//	...
+//	hist.Begin(time.Now())                       // UptimeHistory loaded from disk
+//	u, _ := hist.Uptime(time.Now())
+//	m.Step(u)                                    // at start and after each history change
+//	for {
+//		select {
+//		case r := <-dialBacks:                   // another node dialled us back
+//			m.Step(election.Reachability{Reachable: r.OK, VerifiedBy: r.Peer, At: r.At})
+//		case b := <-bandwidthTests:              // a real transfer finished
+//			m.Step(election.Bandwidth{Upload: b.BytesPerSec, At: b.At})
+//		case h := <-heartbeatReplies:            // from each supernode we talk to
+//			m.Step(election.Demand{From: h.Peer, Rho: h.Rho, Leaves: h.Leaves, MaxLeaves: h.MaxLeaves, At: h.At})
+//		case n := <-supernodeCount:              // whenever it changes
+//			m.Step(election.Supernodes{Reachable: n, At: time.Now()})
+//		case now := <-ticker.C:                  // e.g. every few seconds
+//			m.Step(election.Resources{CPU: cpuFree(), Mem: memFree(), At: now})
+//			if m.Role() == election.RoleSupernode {
+//				m.Step(election.Load{Rho: ownRho(), Leaves: ownLeaves(), At: now})
+//			}
+//			hist.Touch(now); persist(hist)
+//			u, _ := hist.Uptime(now)
+//			m.Step(u)
+//			m.Tick(now)
+//		case res := <-roleChangeDone:            // our own worker finished
+//			if res.Err != nil {
+//				m.Step(election.RoleChangeFailed{Err: res.Err, At: res.At})
+//			} else {
+//				m.Step(election.RoleChanged{Role: res.Role, At: res.At})
+//			}
+//		}
+//		for _, d := range m.Ready() {
+//			log.Print(d)                         // schedules and cancellations too
+//			if d.IsProposal() {
+//				go changeRole(d.Target)          // hand leaves over / join the DHT; reports to roleChangeDone
+//			}
+//		}
+//	}
+//
+// Status returns a JSON-tagged snapshot for `status --json`; its String
+// method renders it for `status`.
+package election

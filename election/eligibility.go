@@ -1,0 +1,220 @@
+package election
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Criterion is one eligibility test as shown in status.
+type Criterion struct {
+	// Name: reachable, uptime_current, uptime_average, upload, headroom.
+	Name string `json:"name"`
+	// Value and Threshold in Unit: "bool" (1 = yes), "s", "B/s", "fraction".
+	Value     float64 `json:"value"`
+	Threshold float64 `json:"threshold"`
+	Unit      string  `json:"unit"`
+	// Known is false when there is no measurement or it is stale; an
+	// unknown criterion is never OK.
+	Known bool `json:"known"`
+	OK    bool `json:"ok"`
+	// AnyOf names a group of which one OK criterion suffices ("uptime");
+	// every criterion without a group must be OK.
+	AnyOf  string `json:"any_of,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (c Criterion) String() string {
+	mark := "ok"
+	switch {
+	case !c.Known:
+		mark = "unknown"
+	case !c.OK:
+		mark = "no"
+	}
+	var s string
+	if c.Unit == "bool" {
+		s = fmt.Sprintf("%s: %s", c.Name, mark)
+	} else {
+		op := "≥"
+		if c.Known && !c.OK {
+			op = "<"
+		}
+		v := "?"
+		if c.Known {
+			v = formatValue(c.Value, c.Unit)
+		}
+		s = fmt.Sprintf("%s %s %s %s: %s", c.Name, v, op, formatValue(c.Threshold, c.Unit), mark)
+	}
+	if c.Detail != "" {
+		s += " (" + c.Detail + ")"
+	}
+	if c.AnyOf != "" {
+		s += " [one " + c.AnyOf + " criterion suffices]"
+	}
+	return s
+}
+
+func formatValue(v float64, unit string) string {
+	switch unit {
+	case "s":
+		return time.Duration(v * float64(time.Second)).Round(time.Second).String()
+	case "B/s":
+		return formatRate(v)
+	case "bool":
+		if v != 0 {
+			return "yes"
+		}
+		return "no"
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func formatRate(bps float64) string {
+	switch {
+	case bps >= 1<<20:
+		return fmt.Sprintf("%.1f MiB/s", bps/(1<<20))
+	case bps >= 1<<10:
+		return fmt.Sprintf("%.1f KiB/s", bps/(1<<10))
+	default:
+		return fmt.Sprintf("%.0f B/s", bps)
+	}
+}
+
+// fresh reports whether a measurement taken at `at` is still trusted at now.
+func fresh(now, at time.Time, ttl time.Duration) bool {
+	return !at.IsZero() && now.Sub(at) <= ttl
+}
+
+// criteria evaluates eligibility; explain adds the Detail texts.
+func (m *Machine) criteria(explain bool) []Criterion {
+	cfg, now := m.cfg, m.now
+	cs := make([]Criterion, 0, 5)
+
+	reach := Criterion{Name: "reachable", Threshold: 1, Unit: "bool"}
+	switch r := m.reach; {
+	case r == nil:
+		reach.Detail = "no dial-back yet"
+	case !fresh(now, r.At, cfg.ReachabilityTTL):
+		reach.Detail = fmt.Sprintf("last dial-back %s ago, older than %s", now.Sub(r.At).Round(time.Second), cfg.ReachabilityTTL)
+	default:
+		reach.Known, reach.OK = true, r.Reachable
+		if r.Reachable {
+			reach.Value = 1
+			reach.Detail = "verified by " + r.VerifiedBy
+		} else {
+			reach.Detail = "dial-back failed"
+			if r.VerifiedBy != "" {
+				reach.Detail += " from " + r.VerifiedBy
+			}
+		}
+	}
+	cs = append(cs, reach)
+
+	cur := Criterion{Name: "uptime_current", Threshold: cfg.MinUptime.Seconds(), Unit: "s", AnyOf: "uptime"}
+	avg := Criterion{Name: "uptime_average", Threshold: cfg.MinAvgUptime.Seconds(), Unit: "s", AnyOf: "uptime"}
+	if u := m.uptime; u != nil {
+		d := max(now.Sub(u.SessionStart), 0)
+		cur.Known, cur.Value, cur.OK = true, d.Seconds(), d >= cfg.MinUptime
+		if u.Sessions > 0 {
+			avg.Known, avg.Value, avg.OK = true, u.Average.Seconds(), u.Average >= cfg.MinAvgUptime
+			if explain {
+				avg.Detail = fmt.Sprintf("%d sessions", u.Sessions)
+			}
+		} else {
+			avg.Detail = "no history"
+		}
+	}
+	cs = append(cs, cur, avg)
+
+	up := Criterion{Name: "upload", Threshold: float64(cfg.MinUpload), Unit: "B/s"}
+	switch b := m.bandwidth; {
+	case b == nil:
+		up.Detail = "not measured"
+	case !fresh(now, b.At, cfg.MeasurementTTL):
+		up.Detail = fmt.Sprintf("measured %s ago, older than %s", now.Sub(b.At).Round(time.Second), cfg.MeasurementTTL)
+	default:
+		up.Known, up.Value, up.OK = true, float64(b.Upload), b.Upload >= cfg.MinUpload
+	}
+	cs = append(cs, up)
+
+	head := Criterion{Name: "headroom", Threshold: cfg.MinHeadroom, Unit: "fraction"}
+	switch r := m.resources; {
+	case r == nil:
+		head.Detail = "not measured"
+	case !fresh(now, r.At, cfg.MeasurementTTL):
+		head.Detail = fmt.Sprintf("measured %s ago, older than %s", now.Sub(r.At).Round(time.Second), cfg.MeasurementTTL)
+	default:
+		v := math.Min(r.CPU, r.Mem)
+		head.Known, head.Value, head.OK = true, v, v >= cfg.MinHeadroom
+		if explain {
+			head.Detail = fmt.Sprintf("cpu %.2f, mem %.2f free", r.CPU, r.Mem)
+		}
+	}
+	cs = append(cs, head)
+	return cs
+}
+
+// eligible: every ungrouped criterion OK, and at least one OK per AnyOf group.
+func eligible(cs []Criterion) bool {
+	for _, c := range cs {
+		if c.OK {
+			continue
+		}
+		if c.AnyOf == "" || !groupOK(cs, c.AnyOf) {
+			return false
+		}
+	}
+	return true
+}
+
+func groupOK(cs []Criterion, group string) bool {
+	for _, c := range cs {
+		if c.AnyOf == group && c.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// failing describes why cs is not eligible, for reasons.
+func failing(cs []Criterion) string {
+	var parts []string
+	for _, c := range cs {
+		if c.OK || (c.AnyOf != "" && groupOK(cs, c.AnyOf)) {
+			continue
+		}
+		parts = append(parts, c.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// score ranks a candidate in [0,1]: half uptime (linear up to ScoreUptime,
+// the better of current and average session), half upload (logarithmic from
+// MinUpload to ScoreUpload). Unknown measurements count as 0.
+func (m *Machine) score() float64 {
+	cfg := m.cfg
+	var up time.Duration
+	if u := m.uptime; u != nil {
+		up = max(m.now.Sub(u.SessionStart), 0)
+		if u.Sessions > 0 {
+			up = max(up, u.Average)
+		}
+	}
+	su := clamp01(up.Seconds() / cfg.ScoreUptime.Seconds())
+	var sb float64
+	if b := m.bandwidth; b != nil && fresh(m.now, b.At, cfg.MeasurementTTL) && b.Upload > 0 {
+		lo, hi := float64(max(cfg.MinUpload, 1)), float64(cfg.ScoreUpload)
+		sb = clamp01(math.Log(float64(b.Upload)/lo) / math.Log(hi/lo))
+	}
+	return (su + sb) / 2
+}
+
+func clamp01(x float64) float64 {
+	if !(x > 0) { // also NaN
+		return 0
+	}
+	return math.Min(x, 1)
+}

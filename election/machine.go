@@ -1,0 +1,382 @@
+package election
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Machine is the election state machine of one node. It holds no clock, no
+// socket and no goroutine: the caller feeds observations with Step (time
+// included), drains decisions with Ready, carries out proposals and reports
+// the outcome with RoleChanged or RoleChangeFailed. The role it reports is
+// only ever the one the caller committed.
+//
+// A Machine is not safe for concurrent use; guard it with a mutex or drive
+// it from one goroutine.
+type Machine struct {
+	cfg Config
+	rng *rand.Rand
+	now time.Time
+
+	role    Role
+	since   time.Time
+	changes int
+
+	// Latest measurements (nil: never observed).
+	uptime     *Uptime
+	reach      *Reachability
+	bandwidth  *Bandwidth
+	resources  *Resources
+	load       *Load
+	supernodes *Supernodes
+	reports    map[string]Demand
+
+	// Start of the current uninterrupted run of each condition (zero: off).
+	needSince, emptySince, surplusSince, ineligibleSince time.Time
+
+	pending      *pending
+	failures     int // consecutive failed role changes
+	backoffUntil time.Time
+
+	outbox  []Decision
+	last    Decision
+	hasLast bool
+}
+
+type cause uint8
+
+const (
+	causeNeed cause = iota + 1
+	causeEmpty
+	causeSurplus
+	causeIneligible
+)
+
+// pending is a scheduled proposal, or one in flight once proposed is set.
+type pending struct {
+	target           Role
+	cause            cause
+	reason           string
+	scheduledAt, due time.Time
+	score            float64
+	proposed         bool
+}
+
+// New returns a machine in RoleLeaf since now. rng supplies the jitter; pass
+// a seeded one (rand.New(rand.NewPCG(seed1, seed2))) for reproducible runs;
+// nil means a randomly seeded source. A node that starts as a supernode
+// reports RoleChanged{RoleSupernode} right away.
+func New(cfg Config, now time.Time, rng *rand.Rand) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if now.IsZero() {
+		return nil, fmt.Errorf("%w: zero start time", ErrInvalidConfig)
+	}
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return &Machine{
+		cfg:     cfg,
+		rng:     rng,
+		now:     now,
+		role:    RoleLeaf,
+		since:   now,
+		reports: make(map[string]Demand),
+	}, nil
+}
+
+// Role returns the committed role.
+func (m *Machine) Role() Role { return m.role }
+
+// Config returns the configuration the machine runs with.
+func (m *Machine) Config() Config { return m.cfg }
+
+// Now returns the machine's clock: the latest time it has been given.
+func (m *Machine) Now() time.Time { return m.now }
+
+// Ready drains the outbox: proposals (IsProposal) the caller must carry out,
+// and informational schedules and cancellations, oldest first.
+func (m *Machine) Ready() []Decision {
+	out := m.outbox
+	m.outbox = nil
+	return out
+}
+
+// HasReady reports whether Ready would return anything.
+func (m *Machine) HasReady() bool { return len(m.outbox) > 0 }
+
+// Tick advances the clock to now (a zero or earlier time is ignored) and
+// lets due timers fire. Same as Step(Tick{At: now}).
+func (m *Machine) Tick(now time.Time) {
+	if now.IsZero() {
+		return
+	}
+	_ = m.Step(Tick{At: now}) // a Tick with a non-zero time is always valid
+}
+
+// Step feeds one observation, advances the clock to its time if later, and
+// re-evaluates. An invalid observation returns an error wrapping
+// ErrInvalidObservation (or ErrNoProposal) and changes nothing. A
+// measurement older than the one held is ignored.
+func (m *Machine) Step(o Observation) error {
+	if o == nil {
+		return fmt.Errorf("%w: nil observation", ErrInvalidObservation)
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	if f, ok := o.(RoleChangeFailed); ok && (m.pending == nil || !m.pending.proposed) {
+		return fmt.Errorf("%w: RoleChangeFailed: %s", ErrNoProposal, errText(f.Err))
+	}
+	if at := o.observedAt(); at.After(m.now) {
+		m.now = at
+	}
+	switch o := o.(type) {
+	case Tick:
+	case Uptime:
+		keepNewer(&m.uptime, o)
+	case Reachability:
+		keepNewer(&m.reach, o)
+	case Bandwidth:
+		keepNewer(&m.bandwidth, o)
+	case Resources:
+		keepNewer(&m.resources, o)
+	case Load:
+		keepNewer(&m.load, o)
+	case Supernodes:
+		keepNewer(&m.supernodes, o)
+	case Demand:
+		if r, ok := m.reports[o.From]; !ok || !o.At.Before(r.At) {
+			m.reports[o.From] = o
+		}
+	case RoleChanged:
+		m.roleChanged(o)
+	case RoleChangeFailed:
+		m.failed(o.Err)
+	}
+	m.evaluate()
+	return nil
+}
+
+func keepNewer[T Observation](cur **T, o T) {
+	if *cur == nil || !o.observedAt().Before((**cur).observedAt()) {
+		*cur = &o
+	}
+}
+
+func (m *Machine) roleChanged(o RoleChanged) {
+	p := m.pending
+	if o.Role == m.role {
+		if p != nil && p.proposed {
+			m.failed(fmt.Errorf("caller reported role %s unchanged", o.Role))
+		}
+		return
+	}
+	m.pending = nil
+	if p != nil && !p.proposed {
+		m.emit(Decision{Kind: KindCancelled, Target: p.target, Reason: "role changed to " + o.Role.String() + " by the caller", At: m.now, Score: p.score})
+	}
+	m.role, m.since = o.Role, o.At
+	m.changes++
+	m.failures, m.backoffUntil = 0, time.Time{}
+	m.needSince, m.emptySince, m.surplusSince, m.ineligibleSince = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+}
+
+// failed ends the proposal in flight and starts an exponential backoff.
+func (m *Machine) failed(err error) {
+	p := m.pending
+	m.pending = nil
+	m.failures++
+	b := m.cfg.Backoff
+	for i := 1; i < m.failures && b < m.cfg.MaxBackoff; i++ {
+		if b > m.cfg.MaxBackoff/2 {
+			b = m.cfg.MaxBackoff
+			break
+		}
+		b *= 2
+	}
+	b = min(b, m.cfg.MaxBackoff) + m.jitter()
+	m.backoffUntil = m.now.Add(b)
+	m.emit(Decision{
+		Kind:   KindCancelled,
+		Target: p.target,
+		Reason: fmt.Sprintf("becoming %s failed (%s); failure %d, backing off %s", p.target, errText(err), m.failures, b.Round(time.Millisecond)),
+		At:     m.now,
+		Due:    m.backoffUntil,
+		Score:  p.score,
+	})
+}
+
+func (m *Machine) jitter() time.Duration {
+	if m.cfg.Jitter <= 0 {
+		return 0
+	}
+	return time.Duration(m.rng.Int64N(int64(m.cfg.Jitter)))
+}
+
+func (m *Machine) emit(d Decision) {
+	m.outbox = append(m.outbox, d)
+	m.last, m.hasLast = d, true
+}
+
+// snapshot is everything derived from the measurements at the clock.
+type snapshot struct {
+	criteria []Criterion
+	eligible bool
+	demand   demandView
+
+	need, empty, surplus          bool
+	needWhy, emptyWhy, surplusWhy lazyText
+	score                         float64
+}
+
+// snapshot derives the state at the clock; explain fills the criteria's
+// human details (for Status), which evaluation does not need.
+func (m *Machine) snapshot(explain bool) snapshot {
+	s := snapshot{criteria: m.criteria(explain), demand: m.demand(), score: m.score()}
+	s.eligible = eligible(s.criteria)
+	s.need, s.needWhy = m.need(s.demand)
+	s.empty, s.emptyWhy = m.empty(s.demand)
+	s.surplus, s.surplusWhy = m.surplus(s.demand)
+	return s
+}
+
+func (m *Machine) prune() {
+	for k, r := range m.reports {
+		if !fresh(m.now, r.At, m.cfg.ReportTTL) {
+			delete(m.reports, k)
+		}
+	}
+}
+
+func track(since *time.Time, on bool, now time.Time) {
+	switch {
+	case !on:
+		*since = time.Time{}
+	case since.IsZero():
+		*since = now
+	}
+}
+
+// sustained: the condition has held for at least DemandWindow.
+func (m *Machine) sustained(since time.Time) bool {
+	return !since.IsZero() && m.now.Sub(since) >= m.cfg.DemandWindow
+}
+
+// canAct: dwell time served and no backoff running.
+func (m *Machine) canAct() bool {
+	return m.now.Sub(m.since) >= m.cfg.MinDwell && !m.now.Before(m.backoffUntil)
+}
+
+func (m *Machine) evaluate() {
+	m.prune()
+	s := m.snapshot(false)
+	leaf := m.role == RoleLeaf
+	track(&m.needSince, leaf && s.need, m.now)
+	track(&m.emptySince, leaf && s.empty, m.now)
+	track(&m.surplusSince, !leaf && s.surplus, m.now)
+	track(&m.ineligibleSince, !leaf && !s.eligible, m.now)
+	if m.pending != nil && m.pending.proposed {
+		return // waiting for RoleChanged or RoleChangeFailed
+	}
+	if leaf {
+		m.evalLeaf(s)
+	} else {
+		m.evalSupernode(s)
+	}
+}
+
+func (m *Machine) evalLeaf(s snapshot) {
+	if p := m.pending; p != nil {
+		switch {
+		case !s.eligible:
+			m.cancel("no longer eligible: " + failing(s.criteria))
+		case !s.need && !s.empty:
+			m.cancel("demand re-checked and gone: " + s.needWhy.String())
+		case !m.now.Before(p.due):
+			r := s.needWhy
+			if !s.need {
+				r = s.emptyWhy
+			}
+			m.propose(r.String())
+		}
+		return
+	}
+	if !m.canAct() || !s.eligible {
+		return
+	}
+	switch {
+	case m.sustained(m.needSince):
+		m.schedule(RoleSupernode, causeNeed, m.held(s.needWhy, m.needSince), 1-s.score, s.score)
+	case m.sustained(m.emptySince):
+		m.schedule(RoleSupernode, causeEmpty, m.held(s.emptyWhy, m.emptySince), 1-s.score, s.score)
+	}
+}
+
+func (m *Machine) evalSupernode(s snapshot) {
+	lost := m.sustained(m.ineligibleSince)
+	if p := m.pending; p != nil {
+		switch {
+		case lost:
+			p.cause = causeIneligible
+			m.propose(m.held(why("lost eligibility: %s", failing(s.criteria)), m.ineligibleSince))
+		case !s.surplus:
+			m.cancel("surplus re-checked and gone: " + s.surplusWhy.String())
+		case !m.now.Before(p.due):
+			m.propose(s.surplusWhy.String())
+		}
+		return
+	}
+	if !m.canAct() {
+		return
+	}
+	switch {
+	case lost:
+		m.schedule(RoleLeaf, causeIneligible, m.held(why("lost eligibility: %s", failing(s.criteria)), m.ineligibleSince), -1, s.score)
+	case m.sustained(m.surplusSince):
+		// The strongest supernodes wait longest, so the weakest leave first.
+		m.schedule(RoleLeaf, causeSurplus, m.held(s.surplusWhy, m.surplusSince), s.score, s.score)
+	}
+}
+
+func (m *Machine) held(r fmt.Stringer, since time.Time) string {
+	return fmt.Sprintf("%s, for %s", r, m.now.Sub(since).Round(time.Second))
+}
+
+// schedule sets a pending proposal due after frac·StaggerMax + jitter; a
+// negative frac means at once (no stagger, no jitter).
+func (m *Machine) schedule(target Role, c cause, reason string, frac, score float64) {
+	var delay time.Duration
+	if frac >= 0 {
+		delay = time.Duration(clamp01(frac)*float64(m.cfg.StaggerMax)) + m.jitter()
+	}
+	m.pending = &pending{target: target, cause: c, reason: reason, scheduledAt: m.now, due: m.now.Add(delay), score: score}
+	if delay <= 0 {
+		m.propose(reason)
+		return
+	}
+	m.emit(Decision{Kind: KindScheduled, Target: target, Reason: reason, At: m.now, Due: m.pending.due, Score: score})
+}
+
+// propose turns the pending schedule into a proposal in flight.
+func (m *Machine) propose(reason string) {
+	p := m.pending
+	p.proposed = true
+	if waited := m.now.Sub(p.scheduledAt); waited > 0 {
+		reason += fmt.Sprintf(" (re-checked after waiting %s)", waited.Round(time.Millisecond))
+	}
+	p.reason = reason
+	kind := KindPromote
+	if p.target == RoleLeaf {
+		kind = KindDemote
+	}
+	m.emit(Decision{Kind: kind, Target: p.target, Reason: reason, At: m.now, Score: p.score})
+}
+
+func (m *Machine) cancel(reason string) {
+	p := m.pending
+	m.pending = nil
+	m.emit(Decision{Kind: KindCancelled, Target: p.target, Reason: reason, At: m.now, Score: p.score})
+}
