@@ -150,4 +150,3 @@ func (n *Node) StoreAnnouncement(ctx context.Context, envelope []byte) error {
 	}
 	return n.store(ctx, a)
 }
-

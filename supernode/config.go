@@ -120,7 +120,9 @@ func WithMaxLeaves(n int) Option { return func(c *Config) error { c.MaxLeaves = 
 func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger = l; return nil } }
 
 // WithDatastore persists the provider store in d.
-func WithDatastore(d ds.Batching) Option { return func(c *Config) error { c.Datastore = d; return nil } }
+func WithDatastore(d ds.Batching) Option {
+	return func(c *Config) error { c.Datastore = d; return nil }
+}
 
 // Validate reports the first unusable field.
 func (c *Config) Validate() error {

@@ -35,7 +35,12 @@ func (n *Node) handleLeafStream(s network.Stream) {
 				return
 			}
 			if errors.Is(err, protocol.ErrMessageTooLarge) || errors.Is(err, protocol.ErrMalformed) {
-				n.writeResponse(s, &pb.Response{Status: pb.Status_BAD_REQUEST, Error: n.cfg.Limits.Truncate(err.Error())})
+				// The framing is lost: answer, then close (a reset could
+				// discard the answer).
+				if n.writeResponse(s, &pb.Response{Status: pb.Status_BAD_REQUEST, Error: n.cfg.Limits.Truncate(err.Error())}) == nil {
+					s.Close()
+					return
+				}
 			}
 			s.Reset()
 			return

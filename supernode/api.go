@@ -1,0 +1,57 @@
+package supernode
+
+import (
+	"context"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/protocol/httpapi"
+)
+
+// APIBackend serves the HTTP API (package httpapi) from a supernode: status
+// and lookups; a supernode announces nothing of its own.
+type APIBackend struct {
+	Node    *Node
+	Started time.Time
+}
+
+var _ httpapi.Backend = (*APIBackend)(nil)
+
+// Status reports the supernode's identity and load.
+func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
+	n := b.Node
+	st := n.Stats()
+	return &httpapi.Status{
+		Role:          httpapi.RoleSupernode,
+		PeerID:        n.host.ID().String(),
+		Addrs:         httpapi.FullAddrs(n.AddrInfo()),
+		Leaves:        &st.Leaves,
+		MaxLeaves:     st.MaxLeaves,
+		RoutingTable:  &st.RoutingTable,
+		Rho:           &st.Rho,
+		Records:       &st.Records,
+		UptimeSeconds: time.Since(b.Started).Seconds(),
+	}, nil
+}
+
+// Announce is not served by a supernode.
+func (b *APIBackend) Announce(context.Context, []cid.Cid) (*httpapi.AnnounceResponse, error) {
+	return nil, httpapi.ErrNotSupported
+}
+
+// Withdraw is not served by a supernode.
+func (b *APIBackend) Withdraw(context.Context, []cid.Cid) (*httpapi.AnnounceResponse, error) {
+	return nil, httpapi.ErrNotSupported
+}
+
+// Objects is empty: a supernode announces nothing of its own.
+func (b *APIBackend) Objects(context.Context) ([]cid.Cid, error) { return nil, nil }
+
+// Lookup runs one DHT query.
+func (b *APIBackend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.Node.cfg.LookupTimeout)
+	defer cancel()
+	return b.Node.Lookup(ctx, c, limit)
+}
