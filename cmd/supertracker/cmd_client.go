@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/supertracker/supertracker/protocol/httpapi"
+)
+
+const defaultAPI = "127.0.0.1:5001"
+
+func runAnnounce(args []string, stdout, stderr io.Writer) int {
+	return announceOrWithdraw("announce", args, stdout, stderr)
+}
+
+func runWithdraw(args []string, stdout, stderr io.Writer) int {
+	return announceOrWithdraw("withdraw", args, stdout, stderr)
+}
+
+func announceOrWithdraw(verb string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet(verb+" --api HOST:PORT CID…",
+		fmt.Sprintf(`Asks the leaf at --api to %s the CIDs. Exits 0 once the overlay has
+accepted them, 1 if it refused, 2 on bad usage or if the API is unreachable.`, verb), stderr)
+	api := fs.String("api", defaultAPI, "the leaf's API address")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintf(stderr, "supertracker %s: give at least one CID\n", verb)
+		return 2
+	}
+	for _, s := range fs.Args() {
+		if _, err := cid.Decode(s); err != nil {
+			fmt.Fprintf(stderr, "supertracker %s: %q is not a CID: %v\n", verb, s, err)
+			return 2
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	c := httpapi.NewClient(*api)
+	var res *httpapi.AnnounceResponse
+	var err error
+	if verb == "announce" {
+		res, err = c.Announce(ctx, fs.Args())
+	} else {
+		res, err = c.Withdraw(ctx, fs.Args())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "supertracker %s: %v\n", verb, err)
+		if isAPIError(err) {
+			return 1
+		}
+		return 2
+	}
+	fmt.Fprintf(stdout, "%sd %d CID(s); stored on %d supernode(s)\n", strings.TrimSuffix(verb, "e"), res.Accepted, res.Replicas)
+	return 0
+}
+
+func isAPIError(err error) bool {
+	return err != nil && strings.Contains(err.Error(), httpapi.ErrAPI.Error())
+}
+
+func runLookup(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("lookup --api HOST:PORT [--json] CID",
+		`Finds the holders of CID through the node at --api. Prints one holder per
+line as a multiaddr ending in /p2p/PEERID. Exit 0 if any holder was found,
+1 if none, 2 on error.`, stderr)
+	api := fs.String("api", defaultAPI, "the node's API address")
+	asJSON := fs.Bool("json", false, "print the full JSON reply")
+	limit := fs.Int("limit", 0, "most holders to return (0: the protocol maximum, 50)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "supertracker lookup: give exactly one CID")
+		return 2
+	}
+	if _, err := cid.Decode(fs.Arg(0)); err != nil {
+		fmt.Fprintf(stderr, "supertracker lookup: %q is not a CID: %v\n", fs.Arg(0), err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	res, err := httpapi.NewClient(*api).Lookup(ctx, fs.Arg(0), *limit)
+	if err != nil {
+		fmt.Fprintln(stderr, "supertracker lookup:", err)
+		return 2
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+	} else {
+		for _, h := range res.Holders {
+			if len(h.Addrs) > 0 {
+				fmt.Fprintln(stdout, h.Addrs[0])
+			} else {
+				fmt.Fprintf(stdout, "/p2p/%s\n", h.PeerID)
+			}
+		}
+	}
+	if len(res.Holders) == 0 {
+		if !*asJSON {
+			fmt.Fprintln(stderr, "no holders found")
+		}
+		return 1
+	}
+	return 0
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("status --api HOST:PORT [--json]",
+		`Shows the node's role, peer ID, addresses, attached supernodes (leaf) or
+leaves and load (supernode), and its election state when it runs one.`, stderr)
+	api := fs.String("api", defaultAPI, "the node's API address")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := httpapi.NewClient(*api).Status(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "supertracker status:", err)
+		return 2
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(s)
+		return 0
+	}
+	printStatus(stdout, s)
+	return 0
+}
+
+func printStatus(w io.Writer, s *httpapi.Status) {
+	fmt.Fprintf(w, "role:     %s\npeer id:  %s\nuptime:   %s\n", s.Role, s.PeerID, (time.Duration(s.UptimeSeconds) * time.Second).String())
+	for i, a := range s.Addrs {
+		label := "addrs:   "
+		if i > 0 {
+			label = "         "
+		}
+		fmt.Fprintf(w, "%s %s\n", label, a)
+	}
+	if s.Role == httpapi.RoleLeaf {
+		fmt.Fprintf(w, "objects:  %d\n", s.Objects)
+		for i, a := range s.Supernodes {
+			kind := "backup "
+			if i == 0 {
+				kind = "primary"
+			}
+			fmt.Fprintf(w, "%s:  %s\n", kind, a)
+		}
+		if len(s.Supernodes) == 0 {
+			fmt.Fprintln(w, "primary:  (none attached)")
+		}
+	}
+	if s.Leaves != nil {
+		fmt.Fprintf(w, "leaves:   %d of %d\n", *s.Leaves, s.MaxLeaves)
+	}
+	if s.Records != nil {
+		fmt.Fprintf(w, "records:  %d\n", *s.Records)
+	}
+	if s.RoutingTable != nil {
+		fmt.Fprintf(w, "routing:  %d supernodes in the routing table\n", *s.RoutingTable)
+	}
+	if s.Rho != nil {
+		fmt.Fprintf(w, "load:     ρ = %.3f\n", *s.Rho)
+	}
+	if len(s.Election) > 0 {
+		fmt.Fprintf(w, "election: %s\n", electionText(s.Election))
+	}
+}

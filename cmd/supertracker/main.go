@@ -1,0 +1,76 @@
+// Command supertracker runs supertracker nodes (supernodes, leaves, nodes
+// that elect their own role), talks to their local API, runs local testnets
+// and evaluates the reliability model. Run `supertracker help` for usage.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"supernode", "run a supernode: a kad-dht server that serves leaves", runSupernode},
+		{"leaf", "run a leaf agent attached to supernodes, with a local HTTP API", runLeaf},
+		{"announce", "announce CIDs through a leaf's API", runAnnounce},
+		{"withdraw", "withdraw CIDs through a leaf's API", runWithdraw},
+		{"lookup", "find the holders of a CID through a node's API", runLookup},
+		{"status", "show a node's role, identity, attachments and load", runStatus},
+		{"testnet", "run a local overlay of real processes on 127.0.0.x", runTestnet},
+		{"model", "evaluate the tracker paper's reliability model", runModel},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `supertracker: a serverless, peer-based BitTorrent-style tracker.
+
+Peers self-elect as supernodes; supernodes form a private libp2p Kademlia DHT
+(protocol prefix /supertracker) that maps objects (CIDs) to the leaf peers
+holding them; leaves attach to a supernode and announce and look up through it.
+
+Usage:
+  supertracker COMMAND [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, `
+Run 'supertracker COMMAND --help' for the flags of a command.
+
+Exit status: 0 success; 1 a lookup found no holder or the operation failed;
+2 bad usage or an error.
+`)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "supertracker: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
