@@ -40,6 +40,9 @@ type Status struct {
 	Records *int `json:"records,omitempty"`
 	// Election state when the node runs the election (supertracker node).
 	Election json.RawMessage `json:"election,omitempty"`
+	// Traffic by libp2p protocol ID since the process started (messages
+	// where the node counts them, bytes from libp2p's bandwidth counter).
+	Traffic map[string]Traffic `json:"traffic,omitempty"`
 	// UptimeSeconds since the process started.
 	UptimeSeconds float64 `json:"uptime_seconds"`
 }
@@ -75,4 +78,12 @@ type LookupResponse struct {
 // Error is the body of every non-2xx reply.
 type Error struct {
 	Error string `json:"error"`
+}
+
+// Traffic counts one protocol's messages and bytes.
+type Traffic struct {
+	MsgsIn   uint64 `json:"msgs_in"`
+	MsgsOut  uint64 `json:"msgs_out"`
+	BytesIn  int64  `json:"bytes_in"`
+	BytesOut int64  `json:"bytes_out"`
 }
