@@ -205,3 +205,7 @@ func ResponseError(status pb.Status, msg string) error {
 	}
 	return &StatusError{Status: status, Msg: msg}
 }
+
+// Raw returns the buffered reader under mr, for a protocol that follows a
+// framed message with raw bytes (the bandwidth probe).
+func (mr *MsgReader) Raw() io.Reader { return mr.r }

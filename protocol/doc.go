@@ -25,4 +25,4 @@
 // (needs protoc and protoc-gen-go).
 package protocol
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative pb/supertracker.proto
+//go:generate sh -c "cd pb && protoc -I. --go_out=. --go_opt=paths=source_relative supertracker.proto probe.proto bt.proto"

@@ -86,3 +86,16 @@ func FuzzReadFrame(f *testing.F) {
 }
 
 var _ = protocol.DefaultLimits
+
+func FuzzDecodeProbe(f *testing.F) {
+	b, _ := proto.Marshal(&pb.ProbeRequest{Body: &pb.ProbeRequest_Bandwidth{Bandwidth: &pb.BandwidthProbe{MaxBytes: 1024, DurationMs: 100}}})
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if req, err := lim.DecodeProbeRequest(b); err == nil {
+			if bw := req.GetBandwidth(); bw != nil && bw.MaxBytes > protocol.MaxProbeBytes {
+				t.Fatal("accepted an oversized probe")
+			}
+		}
+		_, _ = lim.DecodeProbeResponse(b)
+	})
+}

@@ -1,0 +1,104 @@
+package protocol
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"golang.org/x/time/rate"
+
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+// ProbeProtocol carries the measurements of the self-election: upload
+// bandwidth by a real transfer, reachability by a dial-back, and load.
+const ProbeProtocol protocol.ID = "/supertracker/probe/1.0.0"
+
+// Probe bounds.
+const (
+	// MaxProbeBytes bounds one bandwidth probe's transfer.
+	MaxProbeBytes = 4 << 20
+	// MaxProbeDurationMs bounds one bandwidth probe's duration.
+	MaxProbeDurationMs = 10_000
+)
+
+// DecodeProbeRequest decodes and validates a probe request.
+func (l Limits) DecodeProbeRequest(b []byte) (*pb.ProbeRequest, error) {
+	var m pb.ProbeRequest
+	if err := l.unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("probe request: %w", err)
+	}
+	switch body := m.Body.(type) {
+	case *pb.ProbeRequest_Bandwidth:
+		if body.Bandwidth.GetMaxBytes() == 0 || body.Bandwidth.GetMaxBytes() > MaxProbeBytes {
+			return nil, fmt.Errorf("%w: probe of %d bytes (want 1..%d)", ErrOverLimit, body.Bandwidth.GetMaxBytes(), MaxProbeBytes)
+		}
+		if body.Bandwidth.GetDurationMs() == 0 || body.Bandwidth.GetDurationMs() > MaxProbeDurationMs {
+			return nil, fmt.Errorf("%w: probe of %d ms (want 1..%d)", ErrOverLimit, body.Bandwidth.GetDurationMs(), MaxProbeDurationMs)
+		}
+	case *pb.ProbeRequest_DialBack:
+		if _, err := l.AddrsFromBytes(body.DialBack.GetAddrs()); err != nil {
+			return nil, fmt.Errorf("dial-back: %w", err)
+		}
+	case *pb.ProbeRequest_Load:
+	default:
+		return nil, fmt.Errorf("%w: probe request has no known body", ErrMalformed)
+	}
+	return &m, nil
+}
+
+// DecodeProbeResponse decodes and validates a probe response.
+func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
+	var m pb.ProbeResponse
+	if err := l.unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("probe response: %w", err)
+	}
+	if _, ok := pb.Status_name[int32(m.Status)]; !ok {
+		return nil, fmt.Errorf("%w: unknown status %d", ErrMalformed, m.Status)
+	}
+	if len(m.Error) > l.MaxErrorSize {
+		return nil, fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(m.Error))
+	}
+	if m.Bytes > MaxProbeBytes || m.ElapsedUs < 0 {
+		return nil, fmt.Errorf("%w: probe result out of range", ErrMalformed)
+	}
+	if len(m.DialedAddr) > l.MaxAddrSize {
+		return nil, fmt.Errorf("%w: dialed address of %d bytes", ErrOverLimit, len(m.DialedAddr))
+	}
+	return &m, nil
+}
+
+// ThrottledWriter writes through a token bucket of bytes per second, so a
+// node's --bandwidth-limit holds for what it sends on our protocols. A nil
+// limiter writes at full speed.
+type ThrottledWriter struct {
+	W   io.Writer
+	Lim *rate.Limiter
+	Ctx context.Context
+}
+
+// Write implements io.Writer, in chunks no larger than the bucket's burst.
+func (t ThrottledWriter) Write(p []byte) (int, error) {
+	if t.Lim == nil {
+		return t.W.Write(p)
+	}
+	ctx := t.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), t.Lim.Burst())
+		if err := t.Lim.WaitN(ctx, n); err != nil {
+			return written, err
+		}
+		m, err := t.W.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
