@@ -141,6 +141,17 @@ func (n *Node) store(ctx context.Context, a *protocol.Announcement) error {
 	return nil
 }
 
+// AnnounceSelf verifies and replicates an announcement signed by this
+// supernode's own key: how a node that was promoted keeps announcing what
+// it holds (leaf.LocalOverlay).
+func (n *Node) AnnounceSelf(_ context.Context, envelope []byte) (accepted, replicas int, err error) {
+	res, err := n.announce(n.host.ID(), envelope)
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(res.Accepted), int(res.Replicas), nil
+}
+
 // StoreAnnouncement verifies a signed announcement and stores it locally
 // (what a replica does on ReplicateProtocol).
 func (n *Node) StoreAnnouncement(ctx context.Context, envelope []byte) error {

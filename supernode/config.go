@@ -8,6 +8,7 @@ import (
 
 	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 
 	"github.com/supertracker/supertracker/protocol"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	Limits protocol.Limits
 	// Logger receives structured logs.
 	Logger *slog.Logger
+	// UploadLimit, if set, throttles what the supernode sends on our
+	// protocols (--bandwidth-limit); shared with the node's probes.
+	UploadLimit *rate.Limiter
 	// DisableDHTAutoRefresh turns off kad-dht's periodic routing table
 	// refresh (tests).
 	DisableDHTAutoRefresh bool

@@ -57,7 +57,7 @@ func (n *Node) handleLeafStream(s network.Stream) {
 
 func (n *Node) writeResponse(s network.Stream, resp *pb.Response) error {
 	_ = s.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return protocol.WriteMsg(s, resp)
+	return protocol.WriteMsg(protocol.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: n.ctx}, resp)
 }
 
 // serveFrame decodes one request and answers it; it never panics on input.

@@ -151,6 +151,10 @@ func (n *Node) Close() error {
 		n.mu.Unlock()
 		n.host.RemoveStreamHandler(protocol.LeafProtocol)
 		n.host.RemoveStreamHandler(protocol.ReplicateProtocol)
+		// kad-dht's Close leaves its stream handlers on the host; remove
+		// them so peers stop treating this host as a DHT server (the host
+		// may live on as a leaf).
+		n.host.RemoveStreamHandler(protocol.DHTPrefix + "/kad/1.0.0")
 		n.cancel()
 		for _, s := range streams {
 			s.Reset()
@@ -212,6 +216,13 @@ func (n *Node) Leaves() []peer.ID { return n.sess.list() }
 func (n *Node) StepDown() {
 	n.mu.Lock()
 	n.stepping = true
+	n.mu.Unlock()
+}
+
+// Resume undoes StepDown (a role change that was called off).
+func (n *Node) Resume() {
+	n.mu.Lock()
+	n.stepping = false
 	n.mu.Unlock()
 }
 

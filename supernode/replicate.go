@@ -66,7 +66,7 @@ func (n *Node) sendReplica(ctx context.Context, p peer.ID, envelope []byte) (err
 		deadline = time.Now().Add(n.cfg.ReplicateTimeout)
 	}
 	_ = s.SetDeadline(deadline)
-	if err := protocol.WriteMsg(s, &pb.ReplicateRequest{Envelope: envelope}); err != nil {
+	if err := protocol.WriteMsg(protocol.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: ctx}, &pb.ReplicateRequest{Envelope: envelope}); err != nil {
 		return err
 	}
 	if err := s.CloseWrite(); err != nil {
