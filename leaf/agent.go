@@ -57,6 +57,7 @@ type Agent struct {
 	lastSeq     uint64
 	failovers   int
 	closed      bool
+	local       LocalOverlay // set while this process is a supernode
 }
 
 // New starts a leaf agent on h. It restores the announced set from the
@@ -172,8 +173,15 @@ func (a *Agent) hbTimeout() time.Duration {
 
 func (a *Agent) maintain() {
 	a.mu.Lock()
-	primary, backups := a.primary, slices.Clone(a.backups)
+	primary, backups, local := a.primary, slices.Clone(a.backups), a.local
+	refreshDue := len(a.objects) > 0 && a.now().Sub(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
 	a.mu.Unlock()
+	if local != nil {
+		if refreshDue {
+			a.refreshAll("refresh (local supernode)")
+		}
+		return
+	}
 
 	if primary != nil {
 		if err := a.heartbeat(primary, true); err != nil {
@@ -191,17 +199,15 @@ func (a *Agent) maintain() {
 			return
 		}
 		a.refreshAll("new primary")
+	} else if refreshDue {
+		defer a.refreshAll("refresh")
 	}
 	a.fillBackups()
 	a.mu.Lock()
 	discover := a.now().Sub(a.lastDiscov) >= a.cfg.DiscoveryInterval
-	refresh := len(a.objects) > 0 && a.now().Sub(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
 	a.mu.Unlock()
 	if discover {
 		a.discover()
-	}
-	if refresh {
-		a.refreshAll("refresh")
 	}
 }
 
@@ -436,13 +442,16 @@ func (a *Agent) WaitAttached(ctx context.Context) error {
 	return err
 }
 
-func (a *Agent) waitPrimary(ctx context.Context) (*snClient, error) {
+func (a *Agent) waitPrimary(ctx context.Context) (route, error) {
 	for {
 		a.mu.Lock()
-		p, ch, closed := a.primary, a.changed, a.closed
+		p, local, ch, closed := a.primary, a.local, a.changed, a.closed
 		a.mu.Unlock()
 		if closed {
 			return nil, ErrClosed
+		}
+		if local != nil {
+			return localRoute{local}, nil
 		}
 		if p != nil {
 			return p, nil

@@ -12,7 +12,6 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/supertracker/supertracker/protocol"
-	"github.com/supertracker/supertracker/protocol/pb"
 )
 
 // retryable reports whether a request failure means "this supernode is
@@ -27,18 +26,19 @@ func retryable(err error) bool {
 	return true
 }
 
-// viaPrimary runs f against the primary, failing over and retrying while
-// the failure is the supernode's and ctx allows.
-func (a *Agent) viaPrimary(ctx context.Context, f func(context.Context, *snClient) error) error {
+// viaPrimary runs f against the primary (or the local supernode), failing
+// over and retrying while the failure is the supernode's and ctx allows.
+func (a *Agent) viaPrimary(ctx context.Context, f func(context.Context, route) error) error {
 	for {
-		p, err := a.waitPrimary(ctx)
+		r, err := a.waitPrimary(ctx)
 		if err != nil {
 			return err
 		}
 		rctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-		err = f(rctx, p)
+		err = f(rctx, r)
 		cancel()
-		if err == nil || !retryable(err) || ctx.Err() != nil {
+		p, remote := r.(*snClient)
+		if err == nil || !retryable(err) || ctx.Err() != nil || !remote {
 			return err
 		}
 		if errors.Is(err, protocol.ErrNotAttached) {
@@ -60,19 +60,18 @@ func (a *Agent) send(ctx context.Context, cids []cid.Cid, withdraw bool) (Announ
 	for len(cids) > 0 {
 		batch := cids[:min(max, len(cids))]
 		cids = cids[len(batch):]
-		err := a.viaPrimary(ctx, func(ctx context.Context, p *snClient) error {
+		err := a.viaPrimary(ctx, func(ctx context.Context, r route) error {
 			env, err := a.sign(batch, withdraw)
 			if err != nil {
 				return err
 			}
-			resp, err := p.call(ctx, &pb.Request{Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: env}}})
+			accepted, replicas, err := r.announce(ctx, env)
 			if err != nil {
 				return err
 			}
-			r := resp.GetAnnounce()
-			res.Accepted += int(r.GetAccepted())
-			if res.Replicas < 0 || int(r.GetReplicas()) < res.Replicas {
-				res.Replicas = int(r.GetReplicas())
+			res.Accepted += accepted
+			if res.Replicas < 0 || replicas < res.Replicas {
+				res.Replicas = replicas
 			}
 			return nil
 		})
@@ -135,19 +134,10 @@ func (a *Agent) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrIn
 		limit = a.cfg.Limits.MaxLookupResults
 	}
 	var out []peer.AddrInfo
-	err := a.viaPrimary(ctx, func(ctx context.Context, p *snClient) error {
-		resp, err := p.call(ctx, &pb.Request{Body: &pb.Request_Lookup{Lookup: &pb.LookupRequest{Cid: c.Bytes(), Limit: uint32(limit)}}})
-		if err != nil {
-			return err
-		}
-		out = out[:0]
-		for _, h := range resp.GetLookup().GetHolders() {
-			info, err := a.cfg.Limits.PeerFromPB(h) // validated by DecodeResponse
-			if err == nil {
-				out = append(out, info)
-			}
-		}
-		return nil
+	err := a.viaPrimary(ctx, func(ctx context.Context, r route) error {
+		var err error
+		out, err = r.lookup(ctx, c, limit)
+		return err
 	})
 	return out, err
 }

@@ -1,0 +1,96 @@
+package leaf
+
+import (
+	"context"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+// LocalOverlay is what a leaf agent uses instead of a remote primary while
+// its process is itself a supernode (after a promotion): the local
+// supernode verifies and replicates the agent's signed announcements and
+// answers its lookups. supernode.Node implements it.
+type LocalOverlay interface {
+	AnnounceSelf(ctx context.Context, envelope []byte) (accepted, replicas int, err error)
+	Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error)
+}
+
+// route is where requests go: the remote primary or the local supernode.
+type route interface {
+	announce(ctx context.Context, envelope []byte) (accepted, replicas int, err error)
+	lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error)
+}
+
+func (c *snClient) announce(ctx context.Context, envelope []byte) (int, int, error) {
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: envelope}}})
+	if err != nil {
+		return 0, 0, err
+	}
+	r := resp.GetAnnounce()
+	return int(r.GetAccepted()), int(r.GetReplicas()), nil
+}
+
+func (c *snClient) lookup(ctx context.Context, k cid.Cid, limit int) ([]peer.AddrInfo, error) {
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Lookup{Lookup: &pb.LookupRequest{Cid: k.Bytes(), Limit: uint32(limit)}}})
+	if err != nil {
+		return nil, err
+	}
+	var out []peer.AddrInfo
+	for _, h := range resp.GetLookup().GetHolders() {
+		if info, err := c.limits.PeerFromPB(h); err == nil { // validated by DecodeResponse
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}
+
+type localRoute struct{ o LocalOverlay }
+
+func (l localRoute) announce(ctx context.Context, env []byte) (int, int, error) {
+	return l.o.AnnounceSelf(ctx, env)
+}
+
+func (l localRoute) lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
+	return l.o.Lookup(ctx, c, limit)
+}
+
+// SetLocal makes the agent send its announcements and lookups to o, the
+// supernode running in this process, and detach from remote supernodes;
+// SetLocal(nil) makes it attach to remote supernodes again. The announced
+// set is re-announced through the new route at once, so records stay
+// findable across the role change.
+func (a *Agent) SetLocal(o LocalOverlay) {
+	a.mu.Lock()
+	a.local = o
+	old := append([]*snClient{}, a.backups...)
+	if a.primary != nil {
+		old = append(old, a.primary)
+	}
+	if o != nil {
+		a.primary, a.backups = nil, nil
+	}
+	a.lastRefresh = a.now().Add(-24 * time.Hour) // refresh through the new route now
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	if o != nil {
+		ctx, cancel := context.WithTimeout(a.ctx, time.Second)
+		for _, c := range old {
+			_, _ = c.call(ctx, &pb.Request{Body: &pb.Request_Detach{Detach: &pb.DetachRequest{}}})
+			c.close()
+		}
+		cancel()
+	}
+	a.poke()
+}
+
+// Local reports whether the agent routes through a local supernode.
+func (a *Agent) Local() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.local != nil
+}
