@@ -1,0 +1,70 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/leaf"
+	"github.com/supertracker/supertracker/protocol/httpapi"
+	"github.com/supertracker/supertracker/supernode"
+)
+
+// APIBackend serves the HTTP API for a node that elects its role: the
+// status of whichever role it has now plus the election, and the agent's
+// announce and lookup (through the local supernode while it is one).
+type APIBackend struct {
+	Runner  *Runner
+	Started time.Time
+}
+
+var _ httpapi.Backend = (*APIBackend)(nil)
+
+// API returns the runner's HTTP API backend.
+func (r *Runner) API(started time.Time) *APIBackend { return &APIBackend{Runner: r, Started: started} }
+
+// Status reports the current role's status and the election.
+func (b *APIBackend) Status(ctx context.Context) (*httpapi.Status, error) {
+	leafStatus := &leaf.APIBackend{Agent: b.Runner.agent, Started: b.Started}
+	s, err := leafStatus.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sn := b.Runner.Supernode(); sn != nil {
+		ss, err := (&supernode.APIBackend{Node: sn, Started: b.Started}).Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ss.Objects = s.Objects
+		s = ss
+	}
+	el, err := json.Marshal(b.Runner.Status())
+	if err != nil {
+		return nil, err
+	}
+	s.Election = el
+	return s, nil
+}
+
+// Announce announces through the agent.
+func (b *APIBackend) Announce(ctx context.Context, cids []cid.Cid) (*httpapi.AnnounceResponse, error) {
+	return (&leaf.APIBackend{Agent: b.Runner.agent}).Announce(ctx, cids)
+}
+
+// Withdraw withdraws through the agent.
+func (b *APIBackend) Withdraw(ctx context.Context, cids []cid.Cid) (*httpapi.AnnounceResponse, error) {
+	return (&leaf.APIBackend{Agent: b.Runner.agent}).Withdraw(ctx, cids)
+}
+
+// Objects lists the agent's announced set.
+func (b *APIBackend) Objects(ctx context.Context) ([]cid.Cid, error) {
+	return b.Runner.agent.Objects(), nil
+}
+
+// Lookup looks up through the agent.
+func (b *APIBackend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
+	return b.Runner.agent.Lookup(ctx, c, limit)
+}
