@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -14,7 +15,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	"github.com/multiformats/go-multistream"
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
@@ -49,6 +52,7 @@ type Agent struct {
 	backups     []*snClient
 	changed     chan struct{} // closed and replaced whenever primary changes
 	known       map[peer.ID]peer.AddrInfo
+	seen        map[peer.ID]peer.AddrInfo // other peers met (lookup holders): fallback candidates
 	failedUntil map[peer.ID]time.Time
 	objects     map[cid.Cid]struct{}
 	ttl         time.Duration
@@ -84,6 +88,7 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 		kick:        make(chan struct{}, 1),
 		changed:     make(chan struct{}),
 		known:       make(map[peer.ID]peer.AddrInfo),
+		seen:        make(map[peer.ID]peer.AddrInfo),
 		failedUntil: make(map[peer.ID]time.Time),
 		objects:     objects,
 		ttl:         45 * time.Minute,
@@ -214,7 +219,11 @@ func (a *Agent) maintain() {
 func (a *Agent) heartbeat(c *snClient, primary bool) error {
 	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
 	defer cancel()
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Heartbeat{Heartbeat: &pb.HeartbeatRequest{Primary: primary}}})
+	hb := &pb.HeartbeatRequest{Primary: primary}
+	if c.beats++; c.beats%5 == 1 {
+		hb.Supernodes = a.gossip(c.info.ID)
+	}
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Heartbeat{Heartbeat: hb}})
 	if errors.Is(err, protocol.ErrNotAttached) {
 		// The supernode forgot us (restart, session timeout): attach again.
 		return a.attach(c, primary)
@@ -229,7 +238,7 @@ func (a *Agent) heartbeat(c *snClient, primary bool) error {
 func (a *Agent) attach(c *snClient, primary bool) error {
 	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
 	defer cancel()
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Attach{Attach: &pb.AttachRequest{Primary: primary}}})
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Attach{Attach: &pb.AttachRequest{Primary: primary, Supernodes: a.gossip(c.info.ID)}}})
 	if err != nil {
 		return err
 	}
@@ -281,16 +290,38 @@ func (a *Agent) electPrimary() bool {
 		}
 		a.dropBackup(b, errors.New("refused promotion"))
 	}
-	for _, c := range a.candidates() {
-		if err := a.attach(c, true); err == nil {
-			a.setPrimary(c)
-			return true
-		} else {
-			a.markFailed(c.info.ID)
-			c.close()
+	for _, fromSeen := range []bool{false, true} {
+		// Known supernodes first; if none answers (they all failed), any
+		// peer met so far may have been elected supernode since.
+		for _, c := range a.candidates(fromSeen) {
+			err := a.attach(c, true)
+			if err == nil {
+				a.mu.Lock()
+				a.known[c.info.ID] = c.info
+				a.mu.Unlock()
+				a.setPrimary(c)
+				return true
+			}
+			a.refused(c, err)
 		}
 	}
 	return false
+}
+
+// refused handles an attach refusal: a supernode at capacity is asked
+// where else to go; every refusal backs off.
+func (a *Agent) refused(c *snClient, err error) {
+	if errors.Is(err, protocol.ErrOverCapacity) {
+		a.discoverFrom(c)
+	}
+	a.mu.Lock()
+	backoff := 10 * a.cfg.HeartbeatInterval
+	if errors.Is(err, multistream.ErrNotSupported[libp2pprotocol.ID]{}) {
+		backoff = 20 * a.cfg.HeartbeatInterval // not a supernode (yet)
+	}
+	a.failedUntil[c.info.ID] = a.now().Add(backoff)
+	a.mu.Unlock()
+	c.close()
 }
 
 func (a *Agent) setPrimary(c *snClient) {
@@ -317,29 +348,97 @@ func (a *Agent) fillBackups() {
 	if need <= 0 {
 		return
 	}
-	for _, c := range a.candidates() {
-		if need == 0 {
-			break
+	for _, fromSeen := range []bool{false, true} {
+		for _, c := range a.candidates(fromSeen) {
+			if need == 0 {
+				return
+			}
+			if err := a.attach(c, false); err != nil {
+				a.refused(c, err)
+				continue
+			}
+			a.mu.Lock()
+			a.known[c.info.ID] = c.info
+			a.backups = append(a.backups, c)
+			a.mu.Unlock()
+			need--
 		}
-		if err := a.attach(c, false); err != nil {
-			a.markFailed(c.info.ID)
-			c.close()
+	}
+}
+
+// gossip lists the other supernodes this leaf is attached to, for the
+// supernode `to` (see pb.HeartbeatRequest).
+func (a *Agent) gossip(to peer.ID) []*pb.Peer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*pb.Peer
+	add := func(c *snClient) {
+		if c != nil && c.info.ID != to && len(out) < protocol.MaxGossipPeers {
+			out = append(out, a.cfg.Limits.PeerToPB(c.info))
+		}
+	}
+	add(a.primary)
+	for _, b := range a.backups {
+		add(b)
+	}
+	return out
+}
+
+// maxSeen bounds the cache of peers met; maxSeenTries bounds how many of
+// them one round tries.
+const (
+	maxSeen      = 256
+	maxSeenTries = 8
+)
+
+// noteSeen remembers peers met, as fallback candidates.
+func (a *Agent) noteSeen(ps []peer.AddrInfo) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range ps {
+		if p.ID == a.host.ID() || len(p.Addrs) == 0 {
 			continue
 		}
-		a.mu.Lock()
-		a.backups = append(a.backups, c)
-		a.mu.Unlock()
-		need--
+		if _, ok := a.seen[p.ID]; !ok && len(a.seen) >= maxSeen {
+			for k := range a.seen { // evict an arbitrary one
+				delete(a.seen, k)
+				break
+			}
+		}
+		a.seen[p.ID] = p
 	}
+}
+
+// Seen returns the supernodes known and the other peers met.
+func (a *Agent) Seen() []peer.AddrInfo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]peer.AddrInfo, 0, len(a.known)+len(a.seen))
+	for _, p := range a.known {
+		out = append(out, p)
+	}
+	for id, p := range a.seen {
+		if a.known[id].ID == "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // candidates pings every known supernode that is not attached and not in
 // backoff, and returns them by measured RTT, lowest first.
-func (a *Agent) candidates() []*snClient {
+func (a *Agent) candidates(fromSeen bool) []*snClient {
 	now := a.now()
 	a.mu.Lock()
 	var infos []peer.AddrInfo
-	for id, info := range a.known {
+	pool := a.known
+	if fromSeen {
+		pool = a.seen
+	}
+	for id, info := range pool {
+		if fromSeen && a.known[id].ID != "" {
+			continue
+		}
 		if now.Before(a.failedUntil[id]) {
 			continue
 		}
@@ -352,6 +451,11 @@ func (a *Agent) candidates() []*snClient {
 		infos = append(infos, info)
 	}
 	a.mu.Unlock()
+	if fromSeen && len(infos) > maxSeenTries {
+		// Peers met are mostly leaves: try a few at random per round.
+		rand.Shuffle(len(infos), func(i, j int) { infos[i], infos[j] = infos[j], infos[i] })
+		infos = infos[:maxSeenTries]
+	}
 	out := make([]*snClient, len(infos))
 	var wg sync.WaitGroup
 	for i, info := range infos {
@@ -397,15 +501,26 @@ func (a *Agent) discover() {
 	p := a.primary
 	a.lastDiscov = a.now()
 	a.mu.Unlock()
-	if p == nil {
-		return
+	if p != nil {
+		a.discoverFrom(p)
 	}
+}
+
+// discoverFrom asks supernode c for the supernodes it knows.
+func (a *Agent) discoverFrom(c *snClient) {
 	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
 	defer cancel()
-	resp, err := p.call(ctx, &pb.Request{Body: &pb.Request_Supernodes{Supernodes: &pb.SupernodesRequest{}}})
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Supernodes{Supernodes: &pb.SupernodesRequest{}}})
 	if err != nil {
 		return
 	}
+	var peers []peer.AddrInfo
+	for _, sp := range resp.GetSupernodes().GetPeers() {
+		if info, err := a.cfg.Limits.PeerFromPB(sp); err == nil {
+			peers = append(peers, info)
+		}
+	}
+	a.noteSeen(peers)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, sp := range resp.GetSupernodes().GetSupernodes() {

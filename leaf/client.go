@@ -29,6 +29,7 @@ type snClient struct {
 	r      *protocol.MsgReader
 	nextID uint64
 	load   *pb.Load
+	beats  int // heartbeats sent (the maintenance loop's only)
 }
 
 func (c *snClient) call(ctx context.Context, req *pb.Request) (*pb.Response, error) {

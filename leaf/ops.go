@@ -139,6 +139,9 @@ func (a *Agent) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrIn
 		out, err = r.lookup(ctx, c, limit)
 		return err
 	})
+	if err == nil {
+		a.noteSeen(out)
+	}
 	return out, err
 }
 

@@ -17,6 +17,8 @@ import (
 type LocalOverlay interface {
 	AnnounceSelf(ctx context.Context, envelope []byte) (accepted, replicas int, err error)
 	Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error)
+	// RecordTTL is how long records live there without a refresh.
+	RecordTTL() time.Duration
 }
 
 // route is where requests go: the remote primary or the local supernode.
@@ -66,6 +68,9 @@ func (l localRoute) lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.Ad
 func (a *Agent) SetLocal(o LocalOverlay) {
 	a.mu.Lock()
 	a.local = o
+	if o != nil {
+		a.ttl = o.RecordTTL()
+	}
 	old := append([]*snClient{}, a.backups...)
 	if a.primary != nil {
 		old = append(old, a.primary)

@@ -130,7 +130,11 @@ func (l Limits) DecodeReplicateResponse(b []byte) (*pb.ReplicateResponse, error)
 // ValidateRequest checks that exactly one body is set and within limits.
 func (l Limits) ValidateRequest(m *pb.Request) error {
 	switch b := m.Body.(type) {
-	case *pb.Request_Attach, *pb.Request_Heartbeat, *pb.Request_Detach:
+	case *pb.Request_Attach:
+		return l.validatePeers("attach", b.Attach.GetSupernodes())
+	case *pb.Request_Heartbeat:
+		return l.validatePeers("heartbeat", b.Heartbeat.GetSupernodes())
+	case *pb.Request_Detach:
 		return nil
 	case *pb.Request_Announce:
 		if b.Announce == nil || len(b.Announce.Envelope) == 0 {
@@ -194,6 +198,14 @@ func (l Limits) ValidateResponse(m *pb.Response) error {
 				return fmt.Errorf("supernode %d: %w", i, err)
 			}
 		}
+		if len(b.Supernodes.Peers) > l.MaxSupernodeResults {
+			return fmt.Errorf("%w: %d peers (max %d)", ErrOverLimit, len(b.Supernodes.Peers), l.MaxSupernodeResults)
+		}
+		for i, p := range b.Supernodes.Peers {
+			if _, err := l.PeerFromPB(p); err != nil {
+				return fmt.Errorf("peer %d: %w", i, err)
+			}
+		}
 	}
 	return nil
 }
@@ -209,3 +221,19 @@ func ResponseError(status pb.Status, msg string) error {
 // Raw returns the buffered reader under mr, for a protocol that follows a
 // framed message with raw bytes (the bandwidth probe).
 func (mr *MsgReader) Raw() io.Reader { return mr.r }
+
+// MaxGossipPeers bounds the supernodes a leaf reports in one attach or
+// heartbeat.
+const MaxGossipPeers = 8
+
+func (l Limits) validatePeers(what string, ps []*pb.Peer) error {
+	if len(ps) > MaxGossipPeers {
+		return fmt.Errorf("%w: %s reports %d supernodes (max %d)", ErrOverLimit, what, len(ps), MaxGossipPeers)
+	}
+	for i, p := range ps {
+		if _, err := l.PeerFromPB(p); err != nil {
+			return fmt.Errorf("%s supernode %d: %w", what, i, err)
+		}
+	}
+	return nil
+}

@@ -132,6 +132,11 @@ func (n *Node) store(ctx context.Context, a *protocol.Announcement) error {
 		return nil
 	}
 	info := peer.AddrInfo{ID: a.Peer, Addrs: a.Addrs}
+	if a.Peer == n.host.ID() {
+		// kad-dht keeps no addresses for records whose provider is the
+		// local peer (it serves them from the peerstore): put ours there.
+		n.host.Peerstore().AddAddrs(a.Peer, a.Addrs, n.cfg.RecordTTL)
+	}
 	ps := n.dht.ProviderStore()
 	for _, c := range cids {
 		if err := ps.AddProvider(ctx, c.Hash(), info); err != nil {

@@ -96,6 +96,7 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 	}
 	switch b := req.Body.(type) {
 	case *pb.Request_Attach:
+		n.learn(b.Attach.GetSupernodes())
 		if !n.sess.attach(remote, b.Attach.GetPrimary(), n.cfg.MaxLeaves, now) {
 			return nil, refuse(pb.Status_OVER_CAPACITY, "supernode has its maximum of %d leaves", n.cfg.MaxLeaves)
 		}
@@ -107,12 +108,28 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 	case *pb.Request_Detach:
 		n.sess.detach(remote)
 		return &pb.Response{}, nil
+	case *pb.Request_Supernodes:
+		// Served without attaching, so a leaf refused for capacity learns
+		// where else to go (Gnutella's X-Try-Ultrapeers).
+		limit := int(b.Supernodes.GetLimit())
+		if limit == 0 {
+			limit = n.cfg.Limits.MaxSupernodeResults
+		}
+		res := &pb.SupernodesResponse{}
+		for _, p := range n.Supernodes(limit) {
+			res.Supernodes = append(res.Supernodes, n.cfg.Limits.PeerToPB(p))
+		}
+		for _, p := range n.samplePeers(remote, hostCacheSample) {
+			res.Peers = append(res.Peers, n.cfg.Limits.PeerToPB(p))
+		}
+		return &pb.Response{Body: &pb.Response_Supernodes{Supernodes: res}}, nil
 	}
 	if !n.sess.attached(remote) {
 		return nil, refuse(pb.Status_NOT_ATTACHED, "attach first")
 	}
 	switch b := req.Body.(type) {
 	case *pb.Request_Heartbeat:
+		n.learn(b.Heartbeat.GetSupernodes())
 		n.sess.touch(remote, b.Heartbeat.GetPrimary(), now)
 		return &pb.Response{Body: &pb.Response_Heartbeat{Heartbeat: &pb.HeartbeatResponse{Load: n.loadReport()}}}, nil
 	case *pb.Request_Announce:
@@ -135,16 +152,6 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 			res.Holders = append(res.Holders, n.cfg.Limits.PeerToPB(h))
 		}
 		return &pb.Response{Body: &pb.Response_Lookup{Lookup: res}}, nil
-	case *pb.Request_Supernodes:
-		limit := int(b.Supernodes.GetLimit())
-		if limit == 0 {
-			limit = n.cfg.Limits.MaxSupernodeResults
-		}
-		res := &pb.SupernodesResponse{}
-		for _, p := range n.Supernodes(limit) {
-			res.Supernodes = append(res.Supernodes, n.cfg.Limits.PeerToPB(p))
-		}
-		return &pb.Response{Body: &pb.Response_Supernodes{Supernodes: res}}, nil
 	}
 	return nil, fmt.Errorf("%w: unhandled request", protocol.ErrMalformed)
 }

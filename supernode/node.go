@@ -41,6 +41,8 @@ type Node struct {
 	streams   map[network.Stream]struct{}
 	closed    bool
 	stepping  bool
+	tried     map[peer.ID]time.Time // supernodes learn tried to reach
+	learning  bool
 	closeErr  error
 	closeOnce sync.Once
 }
@@ -116,17 +118,37 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 // Bootstrap connects to the configured bootstrap peers and refreshes the
 // routing table. New calls it in the background; tests call it to wait.
 func (n *Node) Bootstrap(ctx context.Context) error {
-	var errs []error
-	for _, p := range n.cfg.BootstrapPeers {
+	return n.Connect(ctx, n.cfg.BootstrapPeers)
+}
+
+// Connect dials peers (at most 16 at a time) and refreshes the routing
+// table: those that are supernodes enter it. It is how a supernode that
+// lost its DHT peers finds others among the peers its node has met.
+func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 16)
+	)
+	for _, p := range peers {
 		if p.ID == n.host.ID() {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := n.host.Connect(cctx, p); err != nil {
-			errs = append(errs, fmt.Errorf("bootstrap %s: %w", p.ID, err))
-		}
-		cancel()
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := n.host.Connect(cctx, p); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("connect %s: %w", p.ID, err))
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	select {
 	case err := <-n.dht.RefreshRoutingTable():
 		if err != nil {
@@ -170,6 +192,9 @@ func (n *Node) Host() host.Host { return n.host }
 
 // DHT returns the kad-dht instance (for tests and metrics).
 func (n *Node) DHT() *dht.IpfsDHT { return n.dht }
+
+// RecordTTL is how long records live without a refresh.
+func (n *Node) RecordTTL() time.Duration { return n.cfg.RecordTTL }
 
 // Config returns the configuration in force.
 func (n *Node) Config() Config { return n.cfg }

@@ -469,9 +469,13 @@ func (*Request_Supernodes) isRequest_Body() {}
 
 func (*Request_Detach) isRequest_Body() {}
 
+// The leaf also tells each supernode the other supernodes it is attached
+// to, so supernodes that lost each other (a partition, or several elected
+// at once after a mass failure) find each other again.
 type AttachRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Primary       bool                   `protobuf:"varint,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	Supernodes    []*Peer                `protobuf:"bytes,2,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -513,9 +517,17 @@ func (x *AttachRequest) GetPrimary() bool {
 	return false
 }
 
+func (x *AttachRequest) GetSupernodes() []*Peer {
+	if x != nil {
+		return x.Supernodes
+	}
+	return nil
+}
+
 type HeartbeatRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Primary       bool                   `protobuf:"varint,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	Supernodes    []*Peer                `protobuf:"bytes,2,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,6 +567,13 @@ func (x *HeartbeatRequest) GetPrimary() bool {
 		return x.Primary
 	}
 	return false
+}
+
+func (x *HeartbeatRequest) GetSupernodes() []*Peer {
+	if x != nil {
+		return x.Supernodes
+	}
+	return nil
 }
 
 type AnnounceRequest struct {
@@ -1089,8 +1108,11 @@ func (x *LookupResponse) GetHolders() []*Peer {
 }
 
 type SupernodesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Supernodes    []*Peer                `protobuf:"bytes,1,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Supernodes []*Peer                `protobuf:"bytes,1,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
+	// A sample of other peers (leaves) attached here: a host cache, so a leaf
+	// whose supernodes all fail can find the peers elected in their place.
+	Peers         []*Peer `protobuf:"bytes,2,rep,name=peers,proto3" json:"peers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1128,6 +1150,13 @@ func (*SupernodesResponse) Descriptor() ([]byte, []int) {
 func (x *SupernodesResponse) GetSupernodes() []*Peer {
 	if x != nil {
 		return x.Supernodes
+	}
+	return nil
+}
+
+func (x *SupernodesResponse) GetPeers() []*Peer {
+	if x != nil {
+		return x.Peers
 	}
 	return nil
 }
@@ -1275,11 +1304,17 @@ const file_supertracker_proto_rawDesc = "" +
 	"supernodes\x18\x0e \x01(\v2\".supertracker.v1.SupernodesRequestH\x00R\n" +
 	"supernodes\x128\n" +
 	"\x06detach\x18\x0f \x01(\v2\x1e.supertracker.v1.DetachRequestH\x00R\x06detachB\x06\n" +
-	"\x04body\")\n" +
+	"\x04body\"`\n" +
 	"\rAttachRequest\x12\x18\n" +
-	"\aprimary\x18\x01 \x01(\bR\aprimary\",\n" +
+	"\aprimary\x18\x01 \x01(\bR\aprimary\x125\n" +
+	"\n" +
+	"supernodes\x18\x02 \x03(\v2\x15.supertracker.v1.PeerR\n" +
+	"supernodes\"c\n" +
 	"\x10HeartbeatRequest\x12\x18\n" +
-	"\aprimary\x18\x01 \x01(\bR\aprimary\"-\n" +
+	"\aprimary\x18\x01 \x01(\bR\aprimary\x125\n" +
+	"\n" +
+	"supernodes\x18\x02 \x03(\v2\x15.supertracker.v1.PeerR\n" +
+	"supernodes\"-\n" +
 	"\x0fAnnounceRequest\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\"7\n" +
 	"\rLookupRequest\x12\x10\n" +
@@ -1311,11 +1346,12 @@ const file_supertracker_proto_rawDesc = "" +
 	"\baccepted\x18\x01 \x01(\rR\baccepted\x12\x1a\n" +
 	"\breplicas\x18\x02 \x01(\rR\breplicas\"A\n" +
 	"\x0eLookupResponse\x12/\n" +
-	"\aholders\x18\x01 \x03(\v2\x15.supertracker.v1.PeerR\aholders\"K\n" +
+	"\aholders\x18\x01 \x03(\v2\x15.supertracker.v1.PeerR\aholders\"x\n" +
 	"\x12SupernodesResponse\x125\n" +
 	"\n" +
 	"supernodes\x18\x01 \x03(\v2\x15.supertracker.v1.PeerR\n" +
-	"supernodes\".\n" +
+	"supernodes\x12+\n" +
+	"\x05peers\x18\x02 \x03(\v2\x15.supertracker.v1.PeerR\x05peers\".\n" +
 	"\x10ReplicateRequest\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\"r\n" +
 	"\x11ReplicateResponse\x12/\n" +
@@ -1374,22 +1410,25 @@ var file_supertracker_proto_depIdxs = []int32{
 	8,  // 3: supertracker.v1.Request.lookup:type_name -> supertracker.v1.LookupRequest
 	9,  // 4: supertracker.v1.Request.supernodes:type_name -> supertracker.v1.SupernodesRequest
 	10, // 5: supertracker.v1.Request.detach:type_name -> supertracker.v1.DetachRequest
-	0,  // 6: supertracker.v1.Response.status:type_name -> supertracker.v1.Status
-	12, // 7: supertracker.v1.Response.attach:type_name -> supertracker.v1.AttachResponse
-	13, // 8: supertracker.v1.Response.heartbeat:type_name -> supertracker.v1.HeartbeatResponse
-	14, // 9: supertracker.v1.Response.announce:type_name -> supertracker.v1.AnnounceResponse
-	15, // 10: supertracker.v1.Response.lookup:type_name -> supertracker.v1.LookupResponse
-	16, // 11: supertracker.v1.Response.supernodes:type_name -> supertracker.v1.SupernodesResponse
-	3,  // 12: supertracker.v1.AttachResponse.load:type_name -> supertracker.v1.Load
-	3,  // 13: supertracker.v1.HeartbeatResponse.load:type_name -> supertracker.v1.Load
-	1,  // 14: supertracker.v1.LookupResponse.holders:type_name -> supertracker.v1.Peer
-	1,  // 15: supertracker.v1.SupernodesResponse.supernodes:type_name -> supertracker.v1.Peer
-	0,  // 16: supertracker.v1.ReplicateResponse.status:type_name -> supertracker.v1.Status
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	1,  // 6: supertracker.v1.AttachRequest.supernodes:type_name -> supertracker.v1.Peer
+	1,  // 7: supertracker.v1.HeartbeatRequest.supernodes:type_name -> supertracker.v1.Peer
+	0,  // 8: supertracker.v1.Response.status:type_name -> supertracker.v1.Status
+	12, // 9: supertracker.v1.Response.attach:type_name -> supertracker.v1.AttachResponse
+	13, // 10: supertracker.v1.Response.heartbeat:type_name -> supertracker.v1.HeartbeatResponse
+	14, // 11: supertracker.v1.Response.announce:type_name -> supertracker.v1.AnnounceResponse
+	15, // 12: supertracker.v1.Response.lookup:type_name -> supertracker.v1.LookupResponse
+	16, // 13: supertracker.v1.Response.supernodes:type_name -> supertracker.v1.SupernodesResponse
+	3,  // 14: supertracker.v1.AttachResponse.load:type_name -> supertracker.v1.Load
+	3,  // 15: supertracker.v1.HeartbeatResponse.load:type_name -> supertracker.v1.Load
+	1,  // 16: supertracker.v1.LookupResponse.holders:type_name -> supertracker.v1.Peer
+	1,  // 17: supertracker.v1.SupernodesResponse.supernodes:type_name -> supertracker.v1.Peer
+	1,  // 18: supertracker.v1.SupernodesResponse.peers:type_name -> supertracker.v1.Peer
+	0,  // 19: supertracker.v1.ReplicateResponse.status:type_name -> supertracker.v1.Status
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_supertracker_proto_init() }
