@@ -81,6 +81,7 @@ func LocalConfig() Config {
 	c.ProbeBytes = 256 << 10
 	c.ProbeDuration = time.Second
 	c.HandoverTimeout = 10 * time.Second
+	c.Leaf.DiscoveryInterval = 5 * time.Second // new supernodes appear within seconds
 	return c
 }
 

@@ -197,6 +197,15 @@ func (r *Runner) observe(now time.Time, tick int) {
 		if tick%3 == 0 {
 			r.askLoads(sn)
 		}
+		if tick%5 == 0 && st.RoutingTable < 2 {
+			// Few or no DHT peers (the others failed, or several nodes
+			// promoted at once): look for supernodes among peers met.
+			seen := r.agent.Seen()
+			r.background(func(ctx context.Context) func() {
+				_ = sn.Connect(ctx, seen[:min(len(seen), 64)])
+				return func() {}
+			})
+		}
 	}
 	r.mu.Lock()
 	probeDue := now.Sub(r.lastProbe) >= r.cfg.ProbeInterval
@@ -237,7 +246,12 @@ func (r *Runner) askLoads(sn *supernode.Node) {
 func (r *Runner) measure() {
 	var target peer.ID
 	if sn := r.Supernode(); sn != nil {
-		if ps := sn.DHT().RoutingTable().ListPeers(); len(ps) > 0 {
+		// Any peer can measure us: another supernode, else a leaf of ours.
+		ps := sn.DHT().RoutingTable().ListPeers()
+		if len(ps) == 0 {
+			ps = sn.Leaves()
+		}
+		if len(ps) > 0 {
 			target = ps[rand.IntN(len(ps))]
 		}
 	} else {
@@ -345,7 +359,9 @@ func (r *Runner) drain() {
 func (r *Runner) promote() error {
 	cfg := r.cfg.Supernode
 	boot := map[peer.ID]peer.AddrInfo{}
-	for _, p := range append(append([]peer.AddrInfo{}, cfg.BootstrapPeers...), append(r.agent.Supernodes(), r.cfg.Leaf.Supernodes...)...) {
+	candidates := append(append([]peer.AddrInfo{}, cfg.BootstrapPeers...), r.agent.Supernodes()...)
+	candidates = append(append(candidates, r.cfg.Leaf.Supernodes...), r.agent.Seen()...)
+	for _, p := range candidates {
 		if p.ID != r.host.ID() {
 			boot[p.ID] = p
 		}

@@ -1,0 +1,172 @@
+package runner_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/election"
+)
+
+func (o *overlay) report(stage string) (supers, leaves, sessions int) {
+	for _, n := range o.live() {
+		if sn := n.r.Supernode(); sn != nil {
+			supers++
+			sessions += sn.Stats().Leaves
+		} else {
+			leaves++
+		}
+	}
+	o.t.Logf("%s: %d supernodes, %d leaves, %d sessions, %d role changes", stage, supers, leaves, sessions, o.roleChanges())
+	return
+}
+
+// checkConverged asserts the election's outcome: every supernode eligible,
+// every ineligible (or capped) node a leaf, every leaf attached, no
+// supernode over capacity, no large surplus, bounded role changes.
+func (o *overlay) checkConverged(maxChangesPerNode int) {
+	t := o.t
+	t.Helper()
+	supers, leaves, _ := o.report("converged")
+	for _, n := range o.live() {
+		st := n.r.Status()
+		isSuper := n.r.Role() == election.RoleSupernode
+		if isSuper && n != o.seed && !st.Eligible {
+			t.Errorf("supernode %s is not eligible: %+v", n.h.ID(), st.Criteria)
+		}
+		if n.capped && isSuper {
+			t.Errorf("capped node %s (upload %d B/s < %d) is a supernode", n.h.ID(), slowUpload, minUpload)
+		}
+		if !st.Eligible && isSuper && n != o.seed {
+			t.Errorf("ineligible node %s is a supernode", n.h.ID())
+		}
+		if !isSuper && n.r.Agent().Primary() == "" {
+			t.Errorf("leaf %s is not attached", n.h.ID())
+		}
+		if sn := n.r.Supernode(); sn != nil && sn.Stats().Leaves > maxLeaves {
+			t.Errorf("supernode %s has %d leaves > %d", n.h.ID(), sn.Stats().Leaves, maxLeaves)
+		}
+		if c := n.r.RoleChanges(); c > maxChangesPerNode {
+			t.Errorf("node %s changed role %d times (> %d)", n.h.ID(), c, maxChangesPerNode)
+		}
+	}
+	// Capacity counts sessions, as Gnutella ultrapeers count every leaf
+	// attached to them: each leaf wants a primary and up to 2 backups. The
+	// least supernode count that serves them all is `needed`; more than
+	// twice that (+1) is a large surplus.
+	wanted := leaves * (1 + min(2, supers-1))
+	needed := int(math.Ceil(float64(wanted) / maxLeaves))
+	if supers > 2*needed+1 {
+		t.Errorf("%d supernodes for %d leaves wanting %d sessions (capacity %d each): surplus over %d", supers, leaves, wanted, maxLeaves, 2*needed+1)
+	}
+}
+
+// Acceptance 2, 3 and 5: nodes with mixed bandwidth caps and start times
+// converge to eligible supernodes meeting demand; raising the workload
+// raises the supernode count, removing it lowers it after the dwell time;
+// role changes are bounded; no record is unfindable for longer than one
+// refresh interval across all the role changes.
+func TestElectionFollowsDemand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node election scenario")
+	}
+	o := start(t, 24)
+	w := o.watch()
+	took := o.stable(4*time.Second, 120*time.Second)
+	t.Logf("converged in %s", took)
+	o.checkConverged(2)
+	base, _, _ := o.report("base")
+
+	// Raise the workload: 24 more capped nodes, which stay leaves.
+	var extra []*node
+	for i := 0; i < 24; i++ {
+		known := []peer.AddrInfo{o.seed.info()}
+		n := startNode(t, testConfig(t, known, true, uint64(100+i)), true, objectOf(100+i))
+		extra = append(extra, n)
+		o.nodes = append(o.nodes, n)
+	}
+	waitFor(t, 90*time.Second, "more supernodes under more load", func() bool {
+		s, _, _ := o.report("rising")
+		return s > base
+	})
+	o.stable(4*time.Second, 120*time.Second)
+	o.checkConverged(3)
+	peak, _, _ := o.report("peak")
+
+	// Remove it: the surplus supernodes step down after the dwell time.
+	for _, n := range extra {
+		n.kill()
+	}
+	waitFor(t, 90*time.Second, "fewer supernodes after the load left", func() bool {
+		s, _, _ := o.report("falling")
+		return s < peak
+	})
+	o.stable(4*time.Second, 120*time.Second)
+	o.checkConverged(4)
+
+	worst, which := w.finish(o)
+	refresh := recordTTL / 3
+	t.Logf("longest time any live node's record was unfindable: %s (%s); refresh interval %s; %d lookups", worst, which, refresh, w.lookups)
+	if worst > refresh {
+		t.Errorf("record %s unfindable for %s > one refresh interval %s", which, worst, refresh)
+	}
+}
+
+// Acceptance 4: killing every supernode, new ones are elected from the
+// eligible leaves and lookups recover.
+func TestElectionRecoversFromLosingEverySupernode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node election scenario")
+	}
+	o := start(t, 16)
+	o.stable(3*time.Second, 120*time.Second)
+	before, _, _ := o.report("before the kill")
+	killed := time.Now()
+	for _, n := range o.supernodes() {
+		n.kill()
+	}
+	var elected time.Duration
+	waitFor(t, 90*time.Second, "a new supernode", func() bool {
+		if len(o.supernodes()) > 0 {
+			elected = time.Since(killed)
+			return true
+		}
+		return false
+	})
+	// Lookups recover: every live node's object is found from a live leaf.
+	waitFor(t, 90*time.Second, "lookups to recover", func() bool {
+		var from []*node
+		for _, n := range o.live() {
+			if n.r.Role() == election.RoleLeaf && n.r.Agent().Primary() != "" {
+				from = append(from, n)
+			}
+		}
+		if len(from) == 0 {
+			return false
+		}
+		for i, n := range o.live() {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			got, err := from[i%len(from)].r.Agent().Lookup(ctx, n.object, 0)
+			cancel()
+			found := false
+			for _, h := range got {
+				found = found || h.ID == n.h.ID()
+			}
+			if err != nil || !found {
+				return false
+			}
+		}
+		return true
+	})
+	recovered := time.Since(killed)
+	after, _, _ := o.report("recovered")
+	t.Logf("killed %d supernodes; first new supernode after %s; every lookup recovered after %s (%d supernodes now)", before, elected, recovered, after)
+	for _, n := range o.supernodes() {
+		if n.capped {
+			t.Errorf("capped node %s elected", n.h.ID())
+		}
+	}
+}
