@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		{"supernode", "run a supernode: a kad-dht server that serves leaves", runSupernode},
 		{"leaf", "run a leaf agent attached to supernodes, with a local HTTP API", runLeaf},
+		{"node", "run a node that elects its own role (leaf ⇄ supernode) from measurements", runNode},
 		{"announce", "announce CIDs through a leaf's API", runAnnounce},
 		{"withdraw", "withdraw CIDs through a leaf's API", runWithdraw},
 		{"lookup", "find the holders of a CID through a node's API", runLookup},

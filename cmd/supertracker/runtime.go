@@ -155,7 +155,7 @@ func splitList(s string) []string {
 
 // newHost starts a libp2p host with the node's identity on listen, with
 // resource limits sized for a supernode serving many leaves.
-func newHost(key crypto.PrivKey, listen []ma.Multiaddr) (host.Host, error) {
+func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	scaled := limits.AutoScale()
@@ -167,7 +167,8 @@ func newHost(key crypto.PrivKey, listen []ma.Multiaddr) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrs(listen...), libp2p.ResourceManager(mgr))
+	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ListenAddrs(listen...), libp2p.ResourceManager(mgr)}, extra...)
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		mgr.Close()
 		return nil, fmt.Errorf("starting libp2p host: %w", err)
