@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -28,23 +29,32 @@ type DemoConfig struct {
 	Objects    int
 }
 
-// Cluster is a set of running processes the launcher owns.
+// Cluster is a set of processes the launcher owns. It is safe for
+// concurrent use.
 type Cluster struct {
+	mu    sync.Mutex
 	procs []*proc.Proc
 }
 
 // Add registers a process for cleanup.
-func (c *Cluster) Add(p *proc.Proc) { c.procs = append(c.procs, p) }
+func (c *Cluster) Add(p *proc.Proc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.procs = append(c.procs, p)
+}
 
-// StopAll stops every process (SIGTERM, then SIGKILL after grace).
+// StopAll stops every process still running (SIGTERM, then SIGKILL after
+// grace), all at once, and returns when every one has exited.
 func (c *Cluster) StopAll(grace time.Duration) {
-	for _, p := range c.procs {
+	var wg sync.WaitGroup
+	for _, p := range c.Procs() {
 		select {
 		case <-p.Done():
 		default:
-			_ = p.Stop(grace)
+			wg.Go(func() { _ = p.Stop(grace) })
 		}
 	}
+	wg.Wait()
 }
 
 func objectCID(i int) cid.Cid {
@@ -179,4 +189,8 @@ func RunDemo(ctx context.Context, cfg DemoConfig, out io.Writer) (err error) {
 }
 
 // Procs lists the processes in start order.
-func (c *Cluster) Procs() []*proc.Proc { return c.procs }
+func (c *Cluster) Procs() []*proc.Proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*proc.Proc(nil), c.procs...)
+}
