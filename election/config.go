@@ -40,7 +40,8 @@ type Config struct {
 	// machine acts on it.
 	DemandWindow time.Duration
 
-	// MinDwell: minimum time in a role before the machine proposes leaving it.
+	// MinDwell: minimum time in a role, after a role change, before the
+	// machine proposes leaving it (the starting role is bounded by MinUptime).
 	MinDwell time.Duration
 	// StaggerMax: delay spread by score. A leaf with score s waits
 	// (1-s)·StaggerMax before proposing a promotion; a supernode waits
@@ -154,8 +155,8 @@ func LocalConfig() Config {
 	c.MaxLeaves = 10                 // 50–200 peers need 5–20 supernodes: a DHT worth measuring
 	c.DemandWindow = 5 * time.Second // ~5 heartbeats at 1 s
 	c.MinDwell = 30 * time.Second    // several role changes fit in one run, no flapping
-	c.StaggerMax = 20 * time.Second  // promotion + heartbeat take ~1–2 s locally
-	c.Jitter = 2 * time.Second       // splits equal scores
+	c.StaggerMax = 8 * time.Second   // promotion + heartbeat take ~1–2 s locally
+	c.Jitter = time.Second           // splits equal scores
 	c.Backoff = 2 * time.Second      // first retry after a failure
 	c.MaxBackoff = 30 * time.Second  // cap: stays well inside a run
 	c.ReportTTL = 5 * time.Second    // ~4 missed heartbeats at 1 s

@@ -65,14 +65,14 @@ func Example() {
 	err = m.Step(election.RoleChangeFailed{Err: errors.New("x"), At: start.Add(3 * time.Minute)})
 	fmt.Println(errors.Is(err, election.ErrNoProposal))
 	// Output:
-	// +30s scheduled supernode
-	// +45s promote supernode
-	//   because no supernode reachable: empty overlay bootstraps (re-checked after waiting 15s)
-	// +46s now supernode
+	// +10s scheduled supernode
+	// +17s promote supernode
+	//   because no supernode reachable: empty overlay bootstraps (re-checked after waiting 7s)
+	// +18s now supernode
 	// +1m35s scheduled leaf
-	// +1m46s demote leaf
-	//   because surplus: ρ 0.08 ≤ 0.30, fill 0.15 ≤ 0.40 over 2 supernodes incl. self; without self ρ 0.15, fill 0.30 (re-checked after waiting 11s)
-	// +1m47s now leaf
+	// +1m40s demote leaf
+	//   because surplus: ρ 0.08 ≤ 0.30, fill 0.15 ≤ 0.40 over 2 supernodes incl. self; without self ρ 0.15, fill 0.30 (re-checked after waiting 5s)
+	// +1m41s now leaf
 	// role changes: 2 last: demote
 	// true
 }

@@ -265,9 +265,19 @@ func (m *Machine) sustained(since time.Time) bool {
 	return !since.IsZero() && m.now.Sub(since) >= m.cfg.DemandWindow
 }
 
-// canAct: dwell time served and no backoff running.
+// canAct: dwell time served and no backoff running. MinDwell holds after a
+// role change; the role a node starts in is bounded by MinUptime instead
+// (a new node must not wait MinDwell on top of it to promote).
 func (m *Machine) canAct() bool {
-	return m.now.Sub(m.since) >= m.cfg.MinDwell && !m.now.Before(m.backoffUntil)
+	return !m.now.Before(m.dwellUntil()) && !m.now.Before(m.backoffUntil)
+}
+
+// dwellUntil is the earliest time the machine may propose leaving its role.
+func (m *Machine) dwellUntil() time.Time {
+	if m.changes == 0 {
+		return m.since
+	}
+	return m.since.Add(m.cfg.MinDwell)
 }
 
 func (m *Machine) evaluate() {

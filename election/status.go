@@ -93,7 +93,7 @@ func (m *Machine) Status() Status {
 		Role:         m.role,
 		Since:        m.since,
 		RoleChanges:  m.changes,
-		DwellUntil:   m.since.Add(m.cfg.MinDwell),
+		DwellUntil:   m.dwellUntil(),
 		Eligible:     s.eligible,
 		Criteria:     s.criteria,
 		Score:        s.score,

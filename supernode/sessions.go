@@ -30,7 +30,22 @@ func (s *sessions) attach(p peer.ID, primary bool, max int, now time.Time) bool 
 		return true
 	}
 	if len(s.leaves) >= max {
-		return false
+		if !primary {
+			return false
+		}
+		// Full: a leaf's primary attachment takes the place of another
+		// leaf's backup (which moves on at its next heartbeat).
+		evicted := false
+		for q, e := range s.leaves {
+			if !e.primary {
+				delete(s.leaves, q)
+				evicted = true
+				break
+			}
+		}
+		if !evicted {
+			return false
+		}
 	}
 	s.leaves[p] = &session{attached: now, lastSeen: now, primary: primary}
 	return true

@@ -254,8 +254,12 @@ func (r *Runner) measure() {
 		if len(ps) > 0 {
 			target = ps[rand.IntN(len(ps))]
 		}
-	} else {
-		target = r.agent.Primary()
+	} else if target = r.agent.Primary(); target == "" {
+		// Not attached (refused for capacity, or every supernode failed):
+		// any supernode or peer met can measure us all the same.
+		if ps := r.agent.Seen(); len(ps) > 0 {
+			target = ps[rand.IntN(len(ps))].ID
+		}
 	}
 	if target == "" {
 		r.mu.Lock()
