@@ -73,20 +73,26 @@ func TestElectionFollowsDemand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-node election scenario")
 	}
-	o := start(t, 24)
+	// 24 electing nodes, half capped below the upload threshold, then 24
+	// more capped ones (12 and 12 under the race detector).
+	size := 24
+	if raceEnabled {
+		size = 12
+	}
+	o := start(t, size)
 	w := o.watch()
 	took := o.stable(4*time.Second, 120*time.Second)
 	t.Logf("converged in %s", took)
 	o.checkConverged(2)
 	base, _, _ := o.report("base")
 
-	// Raise the workload: 24 more capped nodes, which stay leaves.
+	// Raise the workload: more capped nodes, which stay leaves.
 	var extra []*node
-	for i := 0; i < 24; i++ {
+	for i := 0; i < size; i++ {
 		known := []peer.AddrInfo{o.seed.info()}
 		n := startNode(t, testConfig(t, known, true, uint64(100+i)), true, objectOf(100+i))
 		extra = append(extra, n)
-		o.nodes = append(o.nodes, n)
+		o.add(n)
 	}
 	waitFor(t, 90*time.Second, "more supernodes under more load", func() bool {
 		s, _, _ := o.report("rising")

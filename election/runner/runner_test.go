@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ type node struct {
 	r      *runner.Runner
 	capped bool
 	object cid.Cid
-	dead   bool
+	dead   atomic.Bool
 }
 
 func objectOf(i int) cid.Cid {
@@ -102,8 +103,7 @@ func startNode(t *testing.T, cfg runner.Config, capped bool, obj cid.Cid) *node 
 // kill crashes the node: its host goes first (as with SIGKILL, peers see
 // the connections drop), then its goroutines are stopped.
 func (n *node) kill() {
-	if !n.dead {
-		n.dead = true
+	if n.dead.CompareAndSwap(false, true) {
 		n.h.Close()
 		n.r.Close()
 	}
@@ -114,7 +114,14 @@ func (n *node) info() peer.AddrInfo { return peer.AddrInfo{ID: n.h.ID(), Addrs: 
 type overlay struct {
 	t     *testing.T
 	seed  *node
+	mu    sync.Mutex // nodes grows while the watcher reads it
 	nodes []*node
+}
+
+func (o *overlay) add(n *node) {
+	o.mu.Lock()
+	o.nodes = append(o.nodes, n)
+	o.mu.Unlock()
 }
 
 // start runs a forced seed supernode and n electing nodes, half of them
@@ -126,7 +133,7 @@ func start(t *testing.T, n int) *overlay {
 	o.seed = startNode(t, seedCfg, false, objectOf(0))
 	for i := 1; i <= n; i++ {
 		capped := i%2 == 0
-		o.nodes = append(o.nodes, startNode(t, testConfig(t, []peer.AddrInfo{o.seed.info()}, capped, uint64(i+1)), capped, objectOf(i)))
+		o.add(startNode(t, testConfig(t, []peer.AddrInfo{o.seed.info()}, capped, uint64(i+1)), capped, objectOf(i)))
 		if i%8 == 0 {
 			// Waves: start times differ (part of the scenario: uptimes
 			// differ), not synchronisation.
@@ -153,12 +160,16 @@ func start(t *testing.T, n int) *overlay {
 	return o
 }
 
-func (o *overlay) all() []*node { return append([]*node{o.seed}, o.nodes...) }
+func (o *overlay) all() []*node {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*node{o.seed}, o.nodes...)
+}
 
 func (o *overlay) live() []*node {
 	var out []*node
 	for _, n := range o.all() {
-		if !n.dead {
+		if !n.dead.Load() {
 			out = append(out, n)
 		}
 	}
