@@ -77,6 +77,9 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Meter == nil {
+		cfg.Meter = &protocol.Meter{}
+	}
 	objects, err := loadObjects(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -492,7 +495,7 @@ func (a *Agent) measure(info peer.AddrInfo) *snClient {
 		a.markFailed(info.ID)
 		return nil
 	}
-	return &snClient{host: a.host, info: info, limits: a.cfg.Limits, rtt: rtt}
+	return &snClient{host: a.host, info: info, limits: a.cfg.Limits, rtt: rtt, meter: a.cfg.Meter}
 }
 
 // discover asks the primary for more supernodes.

@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
@@ -14,6 +16,8 @@ import (
 type APIBackend struct {
 	Agent   *Agent
 	Started time.Time
+	// Bandwidth, if set, adds libp2p's per-protocol byte counts to status.
+	Bandwidth metrics.Reporter
 }
 
 var _ httpapi.Backend = (*APIBackend)(nil)
@@ -28,6 +32,7 @@ func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
 		Supernodes:    []string{},
 		Objects:       len(a.Objects()),
 		UptimeSeconds: time.Since(b.Started).Seconds(),
+		Traffic:       protocol.TrafficStatus(a.Traffic(), b.Bandwidth),
 	}
 	for _, sn := range a.Supernodes() {
 		if full := httpapi.FullAddrs(peer.AddrInfo{ID: sn.ID, Addrs: sn.Addrs[:min(1, len(sn.Addrs))]}); len(full) > 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
@@ -23,6 +24,7 @@ type snClient struct {
 	info   peer.AddrInfo
 	limits protocol.Limits
 	rtt    time.Duration
+	meter  *protocol.Meter
 
 	mu     sync.Mutex
 	s      network.Stream
@@ -62,9 +64,11 @@ func (c *snClient) roundTrip(ctx context.Context, req *pb.Request) (*pb.Response
 		deadline = time.Now().Add(30 * time.Second)
 	}
 	_ = c.s.SetDeadline(deadline)
+	kind := "leaf/" + protocol.RequestKind(req)
 	if err := protocol.WriteMsg(c.s, req); err != nil {
 		return nil, err
 	}
+	c.meter.Out(kind, proto.Size(req))
 	frame, err := c.r.ReadFrame()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -72,6 +76,7 @@ func (c *snClient) roundTrip(ctx context.Context, req *pb.Request) (*pb.Response
 		}
 		return nil, err
 	}
+	c.meter.In(kind, len(frame))
 	resp, err := c.limits.DecodeResponse(frame)
 	if err != nil {
 		return nil, err

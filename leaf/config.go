@@ -37,6 +37,9 @@ type Config struct {
 	DiscoveryInterval time.Duration
 	// Limits bound every message.
 	Limits protocol.Limits
+	// Meter, if set, counts the agent's traffic (shared with the rest of the
+	// node so counts survive role changes).
+	Meter *protocol.Meter
 	// Logger receives structured logs.
 	Logger *slog.Logger
 }

@@ -218,5 +218,16 @@ func (a *Agent) AddSupernodes(ps ...peer.AddrInfo) {
 	a.poke()
 }
 
+// RecordTTL is the record lifetime the overlay uses (learned from the
+// primary supernode, or the local one), which sets the refresh interval.
+func (a *Agent) RecordTTL() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ttl
+}
+
+// Traffic returns the agent's traffic counts by kind.
+func (a *Agent) Traffic() map[string]protocol.Counts { return a.cfg.Meter.Snapshot() }
+
 // Host returns the libp2p host.
 func (a *Agent) Host() host.Host { return a.host }

@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
@@ -15,6 +17,8 @@ import (
 type APIBackend struct {
 	Node    *Node
 	Started time.Time
+	// Bandwidth, if set, adds libp2p's per-protocol byte counts to status.
+	Bandwidth metrics.Reporter
 }
 
 var _ httpapi.Backend = (*APIBackend)(nil)
@@ -31,6 +35,8 @@ func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
 		MaxLeaves:     st.MaxLeaves,
 		RoutingTable:  &st.RoutingTable,
 		Rho:           &st.Rho,
+		ReqPerSec:     &st.Arrival,
+		Traffic:       protocol.TrafficStatus(n.Traffic(), b.Bandwidth),
 		Records:       &st.Records,
 		UptimeSeconds: time.Since(b.Started).Seconds(),
 	}, nil

@@ -58,6 +58,9 @@ type Config struct {
 	Limits protocol.Limits
 	// Logger receives structured logs.
 	Logger *slog.Logger
+	// Meter, if set, counts the supernode's traffic (shared with the rest
+	// of the node so counts survive role changes).
+	Meter *protocol.Meter
 	// UploadLimit, if set, throttles what the supernode sends on our
 	// protocols (--bandwidth-limit); shared with the node's probes.
 	UploadLimit *rate.Limiter

@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
@@ -46,11 +47,13 @@ func (n *Node) handleLeafStream(s network.Stream) {
 			return
 		}
 		start := time.Now()
-		resp := n.serveFrame(remote, frame)
+		resp, kind := n.serveFrame(remote, frame)
+		n.cfg.Meter.In("leaf/"+kind, len(frame))
 		if err := n.writeResponse(s, resp); err != nil {
 			s.Reset()
 			return
 		}
+		n.cfg.Meter.Out("leaf/"+kind, proto.Size(resp))
 		n.load.observe(time.Since(start), n.now())
 	}
 }
@@ -61,18 +64,19 @@ func (n *Node) writeResponse(s network.Stream, resp *pb.Response) error {
 }
 
 // serveFrame decodes one request and answers it; it never panics on input.
-func (n *Node) serveFrame(remote peer.ID, frame []byte) *pb.Response {
+func (n *Node) serveFrame(remote peer.ID, frame []byte) (*pb.Response, string) {
 	req, err := n.cfg.Limits.DecodeRequest(frame)
 	if err != nil {
-		return n.errorResponse(0, err)
+		return n.errorResponse(0, err), "malformed"
 	}
+	kind := protocol.RequestKind(req)
 	resp, err := n.serve(remote, req)
 	if err != nil {
 		n.cfg.Logger.Debug("leaf request refused", "peer", remote, "err", err)
-		return n.errorResponse(req.Id, err)
+		return n.errorResponse(req.Id, err), kind
 	}
 	resp.Id = req.Id
-	return resp
+	return resp, kind
 }
 
 func (n *Node) errorResponse(id uint64, err error) *pb.Response {

@@ -69,6 +69,9 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 		streams: make(map[network.Stream]struct{}),
 	}
 	n.load = newLoadMeter(5*time.Second, n.now())
+	if n.cfg.Meter == nil {
+		n.cfg.Meter = &protocol.Meter{}
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 
 	dopts := []dht.Option{
@@ -84,6 +87,7 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 			// DHT RPCs count towards arrival rate; their cost is small and
 			// measured by the leaf-side service times.
 			n.load.observe(0, n.now())
+			n.cfg.Meter.In("kad", 0)
 		}),
 	}
 	if len(cfg.BootstrapPeers) > 0 {
@@ -192,6 +196,9 @@ func (n *Node) Host() host.Host { return n.host }
 
 // DHT returns the kad-dht instance (for tests and metrics).
 func (n *Node) DHT() *dht.IpfsDHT { return n.dht }
+
+// Traffic returns the supernode's traffic counts by kind.
+func (n *Node) Traffic() map[string]protocol.Counts { return n.cfg.Meter.Snapshot() }
 
 // RecordTTL is how long records live without a refresh.
 func (n *Node) RecordTTL() time.Duration { return n.cfg.RecordTTL }

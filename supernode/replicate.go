@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
@@ -24,28 +25,44 @@ func (n *Node) handleReplicateStream(s network.Stream) {
 	defer n.untrack(s)
 	remote := s.Conn().RemotePeer()
 	_ = s.SetDeadline(time.Now().Add(n.cfg.ReplicateTimeout))
-	resp := &pb.ReplicateResponse{}
-	if !n.lim.allow(remote, n.now()) {
-		resp.Status, resp.Error = pb.Status_RATE_LIMITED, "rate limited"
-	} else if frame, err := n.cfg.Limits.NewReader(s).ReadFrame(); err != nil {
-		if !errors.Is(err, protocol.ErrMessageTooLarge) && !errors.Is(err, protocol.ErrMalformed) {
-			s.Reset()
-			return
-		}
-		resp.Status, resp.Error = protocol.StatusOf(err), n.cfg.Limits.Truncate(err.Error())
-	} else if req, err := n.cfg.Limits.DecodeReplicateRequest(frame); err != nil {
-		resp.Status, resp.Error = protocol.StatusOf(err), n.cfg.Limits.Truncate(err.Error())
-	} else if err := n.StoreAnnouncement(n.ctx, req.Envelope); err != nil {
-		n.cfg.Logger.Debug("replica refused", "from", remote, "err", err)
-		resp.Status, resp.Error = protocol.StatusOf(err), n.cfg.Limits.Truncate(err.Error())
-	} else {
-		resp.Stored = 1
+	resp := n.serveReplica(s, remote)
+	if resp == nil {
+		s.Reset()
+		return
 	}
 	if err := protocol.WriteMsg(s, resp); err != nil {
 		s.Reset()
 		return
 	}
 	s.Close()
+}
+
+// serveReplica reads and answers one replication request; nil means the
+// stream failed and must be reset.
+func (n *Node) serveReplica(s network.Stream, remote peer.ID) *pb.ReplicateResponse {
+	fail := func(err error) *pb.ReplicateResponse {
+		return &pb.ReplicateResponse{Status: protocol.StatusOf(err), Error: n.cfg.Limits.Truncate(err.Error())}
+	}
+	if !n.lim.allow(remote, n.now()) {
+		return &pb.ReplicateResponse{Status: pb.Status_RATE_LIMITED, Error: "rate limited"}
+	}
+	frame, err := n.cfg.Limits.NewReader(s).ReadFrame()
+	if err != nil {
+		if errors.Is(err, protocol.ErrMessageTooLarge) || errors.Is(err, protocol.ErrMalformed) {
+			return fail(err)
+		}
+		return nil
+	}
+	n.cfg.Meter.In("replicate", len(frame))
+	req, err := n.cfg.Limits.DecodeReplicateRequest(frame)
+	if err != nil {
+		return fail(err)
+	}
+	if err := n.StoreAnnouncement(n.ctx, req.Envelope); err != nil {
+		n.cfg.Logger.Debug("replica refused", "from", remote, "err", err)
+		return fail(err)
+	}
+	return &pb.ReplicateResponse{Stored: 1}
 }
 
 // sendReplica sends a signed announcement to supernode p.
@@ -66,9 +83,11 @@ func (n *Node) sendReplica(ctx context.Context, p peer.ID, envelope []byte) (err
 		deadline = time.Now().Add(n.cfg.ReplicateTimeout)
 	}
 	_ = s.SetDeadline(deadline)
-	if err := protocol.WriteMsg(protocol.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: ctx}, &pb.ReplicateRequest{Envelope: envelope}); err != nil {
+	req := &pb.ReplicateRequest{Envelope: envelope}
+	if err := protocol.WriteMsg(protocol.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: ctx}, req); err != nil {
 		return err
 	}
+	n.cfg.Meter.Out("replicate", proto.Size(req))
 	if err := s.CloseWrite(); err != nil {
 		return err
 	}

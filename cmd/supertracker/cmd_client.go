@@ -59,7 +59,8 @@ accepted them, 1 if it refused, 2 on bad usage or if the API is unreachable.`, v
 		}
 		return 2
 	}
-	fmt.Fprintf(stdout, "%sd %d CID(s); stored on %d supernode(s)\n", strings.TrimSuffix(verb, "e"), res.Accepted, res.Replicas)
+	past := map[string]string{"announce": "announced", "withdraw": "withdrew"}[verb]
+	fmt.Fprintf(stdout, "%s %d CID(s); stored on %d supernode(s)\n", past, res.Accepted, res.Replicas)
 	return 0
 }
 

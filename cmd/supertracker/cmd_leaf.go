@@ -24,10 +24,11 @@ serves a local HTTP/JSON API for desktop apps (see README: API).`, stderr)
 	backups := fs.Int("backups", def.Backups, "m: backup supernodes attached besides the primary")
 	hb := fs.Duration("heartbeat", def.HeartbeatInterval, "heartbeat interval to attached supernodes")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	bt := addBTFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if err := leafMain(stdout, stderr, *listen, *data, *sns, *api, *logLevel, func(c *leaf.Config) {
+	if err := leafMain(stdout, stderr, *listen, *data, *sns, *api, *logLevel, bt, func(c *leaf.Config) {
 		c.Backups, c.HeartbeatInterval = *backups, *hb
 	}); err != nil {
 		fmt.Fprintln(stderr, "supertracker leaf:", err)
@@ -36,7 +37,7 @@ serves a local HTTP/JSON API for desktop apps (see README: API).`, stderr)
 	return 0
 }
 
-func leafMain(stdout, stderr io.Writer, listen, data, sns, api, logLevel string, set func(*leaf.Config)) error {
+func leafMain(stdout, stderr io.Writer, listen, data, sns, api, logLevel string, bt btFlags, set func(*leaf.Config)) error {
 	if data == "" {
 		return errors.New("--data DIR is required")
 	}
@@ -65,7 +66,7 @@ func leafMain(stdout, stderr io.Writer, listen, data, sns, api, logLevel string,
 	if err != nil {
 		return err
 	}
-	h, err := newHost(key, addrs)
+	h, bw, err := newHost(key, addrs)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func leafMain(stdout, stderr io.Writer, listen, data, sns, api, logLevel string,
 	}
 	defer agent.Close()
 	printListenAddrs(stdout, h)
-	stop, err := serveAPI(api, httpapi.NewHandler(&leaf.APIBackend{Agent: agent, Started: time.Now()}), log)
+	stop, err := serveAPI(api, httpapi.NewHandler(&leaf.APIBackend{Agent: agent, Started: time.Now(), Bandwidth: bw}), log)
 	if err != nil {
 		return err
 	}
@@ -86,6 +87,11 @@ func leafMain(stdout, stderr io.Writer, listen, data, sns, api, logLevel string,
 		log.Warn("not attached yet; still trying", "err", err)
 	}
 	cancel()
+	stopBT, err := startBTBridge(bt, agent, log)
+	if err != nil {
+		return err
+	}
+	defer stopBT()
 	log.Info("leaf running", "peer", h.ID(), "objects", len(agent.Objects()))
 	waitForSignal(log)
 	return nil

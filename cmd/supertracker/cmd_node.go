@@ -41,7 +41,9 @@ below overrides the preset.`, stderr)
 	firewalled := fs.Bool("firewalled", false, "refuse inbound connections (simulates a NAT on a testnet: dial-backs fail)")
 	backups := fs.Int("backups", 2, "m: backup supernodes attached besides the primary")
 	seed := fs.Uint64("seed", 0, "seed of the election's jitter (0: random)")
+	recordTTL := fs.Duration("record-ttl", 0, "records expire this long after their last refresh; leaves refresh every third (0: preset, 45m)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	bt := addBTFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -93,6 +95,11 @@ below overrides the preset.`, stderr)
 		if *window > 0 {
 			cfg.Election.DemandWindow = *window
 		}
+		if *recordTTL < 0 {
+			return fmt.Errorf("--record-ttl %s: must be > 0", *recordTTL)
+		} else if *recordTTL > 0 {
+			cfg.Supernode.RecordTTL = *recordTTL
+		}
 		bw, err := parseRate("--bandwidth-limit", *bwLimit)
 		if err != nil {
 			return err
@@ -126,7 +133,7 @@ below overrides the preset.`, stderr)
 		if *firewalled {
 			extra = append(extra, libp2p.ConnectionGater(inboundRefused{}))
 		}
-		h, err := newHost(key, addrs, extra...)
+		h, bwc, err := newHost(key, addrs, extra...)
 		if err != nil {
 			return err
 		}
@@ -137,11 +144,16 @@ below overrides the preset.`, stderr)
 		}
 		defer r.Close()
 		printListenAddrs(stdout, h)
-		stop, err := serveAPI(*api, httpapi.NewHandler(r.API(time.Now())), log)
+		stop, err := serveAPI(*api, httpapi.NewHandler(r.API(time.Now(), bwc)), log)
 		if err != nil {
 			return err
 		}
 		defer stop()
+		stopBT, err := startBTBridge(bt, r.Agent(), log)
+		if err != nil {
+			return err
+		}
+		defer stopBT()
 		log.Info("node running", "peer", h.ID(), "role", r.Role(), "preset", *preset)
 		waitForSignal(log)
 		return nil

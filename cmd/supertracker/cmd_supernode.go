@@ -68,7 +68,7 @@ func supernodeMain(stdout, stderr io.Writer, listen, data, bootstrap, api, logLe
 	if err != nil {
 		return err
 	}
-	h, err := newHost(key, addrs)
+	h, bw, err := newHost(key, addrs)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func supernodeMain(stdout, stderr io.Writer, listen, data, bootstrap, api, logLe
 	defer sn.Close()
 	printListenAddrs(stdout, h)
 	if api != "" {
-		stop, err := serveAPI(api, httpapi.NewHandler(&supernode.APIBackend{Node: sn, Started: time.Now()}), log)
+		stop, err := serveAPI(api, httpapi.NewHandler(&supernode.APIBackend{Node: sn, Started: time.Now(), Bandwidth: bw}), log)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	ma "github.com/multiformats/go-multiaddr"
@@ -155,7 +156,7 @@ func splitList(s string) []string {
 
 // newHost starts a libp2p host with the node's identity on listen, with
 // resource limits sized for a supernode serving many leaves.
-func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, error) {
+func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	scaled := limits.AutoScale()
@@ -165,15 +166,17 @@ func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) 
 	}
 	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(partial.Build(scaled)))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ListenAddrs(listen...), libp2p.ResourceManager(mgr)}, extra...)
+	bw := metrics.NewBandwidthCounter()
+	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ListenAddrs(listen...), libp2p.ResourceManager(mgr),
+		libp2p.BandwidthReporter(bw)}, extra...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		mgr.Close()
-		return nil, fmt.Errorf("starting libp2p host: %w", err)
+		return nil, nil, fmt.Errorf("starting libp2p host: %w", err)
 	}
-	return h, nil
+	return h, bw, nil
 }
 
 // printListenAddrs prints each full listen multiaddr on its own line.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/leaf"
@@ -19,26 +20,30 @@ import (
 type APIBackend struct {
 	Runner  *Runner
 	Started time.Time
+	// Bandwidth, if set, adds libp2p's per-protocol byte counts to status.
+	Bandwidth metrics.Reporter
 }
 
 var _ httpapi.Backend = (*APIBackend)(nil)
 
 // API returns the runner's HTTP API backend.
-func (r *Runner) API(started time.Time) *APIBackend { return &APIBackend{Runner: r, Started: started} }
+func (r *Runner) API(started time.Time, bw metrics.Reporter) *APIBackend {
+	return &APIBackend{Runner: r, Started: started, Bandwidth: bw}
+}
 
 // Status reports the current role's status and the election.
 func (b *APIBackend) Status(ctx context.Context) (*httpapi.Status, error) {
-	leafStatus := &leaf.APIBackend{Agent: b.Runner.agent, Started: b.Started}
+	leafStatus := &leaf.APIBackend{Agent: b.Runner.agent, Started: b.Started, Bandwidth: b.Bandwidth}
 	s, err := leafStatus.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if sn := b.Runner.Supernode(); sn != nil {
-		ss, err := (&supernode.APIBackend{Node: sn, Started: b.Started}).Status(ctx)
+		ss, err := (&supernode.APIBackend{Node: sn, Started: b.Started, Bandwidth: b.Bandwidth}).Status(ctx)
 		if err != nil {
 			return nil, err
 		}
-		ss.Objects = s.Objects
+		ss.Objects, ss.Traffic = s.Objects, s.Traffic // one meter for the whole node
 		s = ss
 	}
 	el, err := json.Marshal(b.Runner.Status())

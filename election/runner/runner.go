@@ -17,6 +17,7 @@ import (
 	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/election/probe"
 	"github.com/supertracker/supertracker/leaf"
+	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
 	"github.com/supertracker/supertracker/supernode"
 )
@@ -54,6 +55,9 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// One meter for the node: its counts survive role changes.
+	meter := &protocol.Meter{}
+	cfg.Leaf.Meter, cfg.Supernode.Meter = meter, meter
 	now := time.Now()
 	r := &Runner{cfg: cfg, host: h, results: make(chan func(), 16)}
 	if err := r.loadHistory(now); err != nil {

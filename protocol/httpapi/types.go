@@ -36,6 +36,8 @@ type Status struct {
 	RoutingTable *int `json:"routing_table,omitempty"`
 	// Supernode: load it reports to leaves.
 	Rho *float64 `json:"rho,omitempty"`
+	// Supernode: requests per second it serves (λ, measured).
+	ReqPerSec *float64 `json:"req_per_s,omitempty"`
 	// Supernode: live records it stores.
 	Records *int `json:"records,omitempty"`
 	// Election state when the node runs the election (supertracker node).

@@ -1,0 +1,23 @@
+package protocol
+
+import "github.com/supertracker/supertracker/protocol/pb"
+
+func requestKind(body any) string {
+	switch b := body.(type) {
+	case *pb.Request:
+		return requestKind(b.GetBody())
+	case *pb.Request_Attach:
+		return "attach"
+	case *pb.Request_Heartbeat:
+		return "heartbeat"
+	case *pb.Request_Announce:
+		return "announce"
+	case *pb.Request_Lookup:
+		return "lookup"
+	case *pb.Request_Supernodes:
+		return "supernodes"
+	case *pb.Request_Detach:
+		return "detach"
+	}
+	return "other"
+}
