@@ -2,6 +2,7 @@ package supernode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -28,8 +29,11 @@ func (n *Node) announce(leaf peer.ID, envelope []byte) (*pb.AnnounceResponse, er
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ReplicateTimeout)
 	defer cancel()
 	targets := n.replicaSet(ctx, a.CIDs)
-	stored := n.replicate(ctx, targets, a, envelope)
+	stored, refusal := n.replicate(ctx, targets, a, envelope)
 	if stored == 0 {
+		if refusal != nil {
+			return nil, refusal // e.g. over the records-per-leaf cap
+		}
 		return nil, refuse(pb.Status_INTERNAL, "no supernode stored the announcement")
 	}
 	return &pb.AnnounceResponse{Accepted: uint32(len(a.CIDs)), Replicas: uint32(stored)}, nil
@@ -90,11 +94,13 @@ func dedup(ps []peer.ID) []peer.ID {
 	return out
 }
 
-// replicate stores a at every target and returns how many stored it.
-func (n *Node) replicate(ctx context.Context, targets []peer.ID, a *protocol.Announcement, envelope []byte) int {
+// replicate stores a at every target and returns how many stored it, and
+// one of the refusals (as opposed to failures) if any target refused it.
+func (n *Node) replicate(ctx context.Context, targets []peer.ID, a *protocol.Announcement, envelope []byte) (int, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	stored := 0
+	var refusal error
 	for _, p := range targets {
 		wg.Add(1)
 		go func() {
@@ -107,6 +113,11 @@ func (n *Node) replicate(ctx context.Context, targets []peer.ID, a *protocol.Ann
 			}
 			if err != nil {
 				n.cfg.Logger.Debug("replication failed", "to", p, "leaf", a.Peer, "err", err)
+				if errors.Is(err, protocol.ErrRefused) {
+					mu.Lock()
+					refusal = err
+					mu.Unlock()
+				}
 				return
 			}
 			mu.Lock()
@@ -115,7 +126,7 @@ func (n *Node) replicate(ctx context.Context, targets []peer.ID, a *protocol.Ann
 		}()
 	}
 	wg.Wait()
-	return stored
+	return stored, refusal
 }
 
 // store writes a verified announcement into the DHT's provider store, where

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -16,6 +17,10 @@ type recordIndex struct {
 	mu      sync.Mutex
 	byLeaf  map[peer.ID]map[cid.Cid]entry
 	records int
+	// db, if set, keeps the index across restarts (index_store.go); logErr
+	// reports its write errors.
+	db     ds.Batching
+	logErr func(error)
 }
 
 type entry struct {
@@ -72,6 +77,9 @@ func (x *recordIndex) admit(leaf peer.ID, cids []cid.Cid, seq uint64, expires ti
 		}
 	}
 	x.byLeaf[leaf] = m
+	if err := x.persist(leaf, m, out, false); err != nil && x.logErr != nil {
+		x.logErr(err)
+	}
 	return out, true
 }
 
@@ -88,13 +96,18 @@ func (x *recordIndex) gc(now time.Time) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for leaf, m := range x.byLeaf {
+		var gone []cid.Cid
 		for c, e := range m {
 			if !e.expires.After(now) {
 				if !e.withdrawn {
 					x.records--
 				}
 				delete(m, c)
+				gone = append(gone, c)
 			}
+		}
+		if err := x.persist(leaf, m, gone, true); err != nil && x.logErr != nil {
+			x.logErr(err)
 		}
 		if len(m) == 0 {
 			delete(x.byLeaf, leaf)

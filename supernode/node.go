@@ -73,6 +73,17 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 		n.cfg.Meter = &protocol.Meter{}
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if cfg.Datastore != nil {
+		// The record index lives next to the provider records it mirrors
+		// (index_store.go), so a restart keeps tombstones, caps and counts.
+		n.index.db = cfg.Datastore
+		n.index.logErr = func(err error) { cfg.Logger.Warn("record index: datastore write failed", "err", err) }
+		if k, err := n.index.load(n.ctx, n.now()); err != nil {
+			cfg.Logger.Warn("record index: reading the datastore failed", "err", err, "restored", k)
+		} else if k > 0 {
+			cfg.Logger.Info("record index restored from the datastore", "entries", k)
+		}
+	}
 
 	dopts := []dht.Option{
 		dht.Mode(dht.ModeServer),
