@@ -13,17 +13,18 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/testnet/inproc"
 )
 
 // Caps are refused clearly: leaves per supernode, records per leaf,
 // requests per second per peer.
 func TestSupernodeCaps(t *testing.T) {
-	cfg := testSupernodeConfig()
+	cfg := inproc.SupernodeConfig()
 	cfg.MaxLeaves = 1
 	cfg.MaxRecordsPerLeaf = 2
-	sns := startSupernodes(t, 1, cfg)
+	sns := inproc.StartSupernodes(t, 1, cfg)
 
-	h1, h2 := newHost(t), newHost(t)
+	h1, h2 := inproc.NewHost(t), inproc.NewHost(t)
 	l1, l2 := dialRaw(t, h1, sns[0]), dialRaw(t, h2, sns[0])
 	attach := &pb.Request{Id: 1, Body: &pb.Request_Attach{Attach: &pb.AttachRequest{Primary: true}}}
 	if resp := l1.send(attach); resp.Status != pb.Status_OK {
@@ -38,7 +39,7 @@ func TestSupernodeCaps(t *testing.T) {
 	}
 
 	key := h1.Peerstore().PrivKey(h1.ID())
-	three := []cid.Cid{testCID(t, "c1"), testCID(t, "c2"), testCID(t, "c3")}
+	three := []cid.Cid{inproc.CID(t, "c1"), inproc.CID(t, "c2"), inproc.CID(t, "c3")}
 	env, err := protocol.DefaultLimits.SignAnnouncement(&protocol.Announcement{Peer: h1.ID(), CIDs: three, Seq: 1, Expires: time.Now().Add(time.Minute)}, key)
 	if err != nil {
 		t.Fatal(err)
@@ -54,10 +55,10 @@ func TestSupernodeCaps(t *testing.T) {
 }
 
 func TestSupernodeRateLimit(t *testing.T) {
-	cfg := testSupernodeConfig()
+	cfg := inproc.SupernodeConfig()
 	cfg.RequestsPerSecond, cfg.RequestBurst = 1, 5
-	sns := startSupernodes(t, 1, cfg)
-	l := dialRaw(t, newHost(t), sns[0])
+	sns := inproc.StartSupernodes(t, 1, cfg)
+	l := dialRaw(t, inproc.NewHost(t), sns[0])
 	limited := 0
 	for i := 0; i < 20; i++ {
 		resp := l.send(&pb.Request{Id: uint64(i + 1), Body: &pb.Request_Attach{Attach: &pb.AttachRequest{}}})
@@ -75,9 +76,9 @@ func TestSupernodeRateLimit(t *testing.T) {
 // supernode, which knows them from the DHT), and a stock kad-dht client
 // finds supernodes through the rendezvous record they provide.
 func TestSupernodesAreDiscoverable(t *testing.T) {
-	sns := startSupernodes(t, 4, testSupernodeConfig())
-	l := startLeaf(t, testLeafConfig([]peer.AddrInfo{sns[0].AddrInfo()}))
-	waitFor(t, 15*time.Second, "two backups found through discovery", func() bool { return len(l.Supernodes()) == 3 })
+	sns := inproc.StartSupernodes(t, 4, inproc.SupernodeConfig())
+	l := inproc.StartLeaf(t, inproc.LeafConfig([]peer.AddrInfo{sns[0].AddrInfo()}))
+	inproc.WaitFor(t, 15*time.Second, "two backups found through discovery", func() bool { return len(l.Supernodes()) == 3 })
 	seen := map[peer.ID]bool{}
 	for _, s := range l.Supernodes() {
 		seen[s.ID] = true
@@ -86,7 +87,7 @@ func TestSupernodesAreDiscoverable(t *testing.T) {
 		t.Fatalf("attached supernodes not distinct: %v", l.Supernodes())
 	}
 
-	h := newHost(t)
+	h := inproc.NewHost(t)
 	client, err := dht.New(h, dht.Mode(dht.ModeClient), dht.ProtocolPrefix(protocol.DHTPrefix), dht.BootstrapPeers(sns[3].AddrInfo()))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestSupernodesAreDiscoverable(t *testing.T) {
 	if err := h.Connect(t.Context(), sns[3].AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the rendezvous record to list ≥ 2 supernodes", func() bool {
+	inproc.WaitFor(t, 30*time.Second, "the rendezvous record to list ≥ 2 supernodes", func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		n := 0

@@ -13,24 +13,25 @@ import (
 
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/testnet/inproc"
 )
 
 // Acceptance 1: ≥10 supernodes, ≥20 leaves; every leaf announces; every
 // leaf finds every announcer of every CID.
 func TestOverlayEveryLeafFindsEveryAnnouncer(t *testing.T) {
 	const nSN, nLeaves, nShared = 10, 20, 5
-	sns := startSupernodes(t, nSN, testSupernodeConfig())
-	all := infos(sns)
+	sns := inproc.StartSupernodes(t, nSN, inproc.SupernodeConfig())
+	all := inproc.Infos(sns)
 	leaves := make([]*leaf.Agent, nLeaves)
 	for i := range leaves {
 		// Each leaf knows three supernodes and discovers the rest.
-		leaves[i] = startLeaf(t, testLeafConfig([]peer.AddrInfo{all[i%nSN], all[(i+3)%nSN], all[(i+6)%nSN]}))
+		leaves[i] = inproc.StartLeaf(t, inproc.LeafConfig([]peer.AddrInfo{all[i%nSN], all[(i+3)%nSN], all[(i+6)%nSN]}))
 	}
 	want := map[cid.Cid][]peer.ID{}
 	ctx := t.Context()
 	for i, l := range leaves {
-		shared := testCID(t, fmt.Sprintf("shared-%d", i%nShared))
-		own := testCID(t, fmt.Sprintf("own-%d", i))
+		shared := inproc.CID(t, fmt.Sprintf("shared-%d", i%nShared))
+		own := inproc.CID(t, fmt.Sprintf("own-%d", i))
 		res, err := l.Announce(ctx, []cid.Cid{shared, own})
 		if err != nil {
 			t.Fatalf("leaf %d announce: %v", i, err)
@@ -78,16 +79,16 @@ func TestOverlayEveryLeafFindsEveryAnnouncer(t *testing.T) {
 // Acceptance 2: killing a leaf's primary supernode: failover ≤5 s, and the
 // leaf's CIDs stay findable from other leaves during and after.
 func TestOverlayFailover(t *testing.T) {
-	sns := startSupernodes(t, 5, testSupernodeConfig())
-	all := infos(sns)
-	a := startLeaf(t, testLeafConfig(all))
-	b := startLeaf(t, testLeafConfig(all))
+	sns := inproc.StartSupernodes(t, 5, inproc.SupernodeConfig())
+	all := inproc.Infos(sns)
+	a := inproc.StartLeaf(t, inproc.LeafConfig(all))
+	b := inproc.StartLeaf(t, inproc.LeafConfig(all))
 	ctx := t.Context()
-	c := testCID(t, "failover-object")
+	c := inproc.CID(t, "failover-object")
 	if _, err := a.Announce(ctx, []cid.Cid{c}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "two backups", func() bool { return len(a.Supernodes()) == 3 })
+	inproc.WaitFor(t, 10*time.Second, "two backups", func() bool { return len(a.Supernodes()) == 3 })
 	primary := a.Primary()
 	var victim int
 	for i, sn := range sns {
@@ -127,13 +128,13 @@ func TestOverlayFailover(t *testing.T) {
 	killed := time.Now()
 	sns[victim].Close()
 	sns[victim].Host().Close()
-	waitFor(t, 5*time.Second, "failover to a new primary", func() bool {
+	inproc.WaitFor(t, 5*time.Second, "failover to a new primary", func() bool {
 		p := a.Primary()
 		return p != "" && p != primary
 	})
 	failover := time.Since(killed)
 	// After failover: still findable, from b and from a.
-	waitFor(t, 5*time.Second, "lookup after failover", func() bool {
+	inproc.WaitFor(t, 5*time.Second, "lookup after failover", func() bool {
 		got, err := b.Lookup(ctx, c, 0)
 		return err == nil && holderSet(got)[a.Host().ID()]
 	})
@@ -151,14 +152,14 @@ func TestOverlayFailover(t *testing.T) {
 // Acceptance 3: a stock kad-dht client (ModeClient, our prefix, bootstrapped
 // to one supernode) finds leaf holders with FindProvidersAsync.
 func TestStockKadClientFindsLeafHolders(t *testing.T) {
-	sns := startSupernodes(t, 6, testSupernodeConfig())
-	l := startLeaf(t, testLeafConfig(infos(sns)[:2]))
+	sns := inproc.StartSupernodes(t, 6, inproc.SupernodeConfig())
+	l := inproc.StartLeaf(t, inproc.LeafConfig(inproc.Infos(sns)[:2]))
 	ctx := t.Context()
-	c := testCID(t, "stock-client-object")
+	c := inproc.CID(t, "stock-client-object")
 	if _, err := l.Announce(ctx, []cid.Cid{c}); err != nil {
 		t.Fatal(err)
 	}
-	h := newHost(t)
+	h := inproc.NewHost(t)
 	client, err := dht.New(h, dht.Mode(dht.ModeClient), dht.ProtocolPrefix(protocol.DHTPrefix),
 		dht.BootstrapPeers(sns[5].AddrInfo()))
 	if err != nil {
@@ -168,7 +169,7 @@ func TestStockKadClientFindsLeafHolders(t *testing.T) {
 	if err := h.Connect(ctx, sns[5].AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "client routing table", func() bool { return client.RoutingTable().Size() > 0 })
+	inproc.WaitFor(t, 10*time.Second, "client routing table", func() bool { return client.RoutingTable().Size() > 0 })
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var found *peer.AddrInfo
@@ -192,16 +193,16 @@ func TestStockKadClientFindsLeafHolders(t *testing.T) {
 // Acceptance 5: unrefreshed records expire after the TTL; refreshed ones do
 // not.
 func TestRecordsExpireUnlessRefreshed(t *testing.T) {
-	cfg := testSupernodeConfig()
+	cfg := inproc.SupernodeConfig()
 	cfg.RecordTTL = 3 * time.Second
 	cfg.GCInterval = 500 * time.Millisecond
-	sns := startSupernodes(t, 4, cfg)
-	all := infos(sns)
-	refresher := startLeaf(t, testLeafConfig(all))
-	quitter := startLeaf(t, testLeafConfig(all))
-	looker := startLeaf(t, testLeafConfig(all))
+	sns := inproc.StartSupernodes(t, 4, cfg)
+	all := inproc.Infos(sns)
+	refresher := inproc.StartLeaf(t, inproc.LeafConfig(all))
+	quitter := inproc.StartLeaf(t, inproc.LeafConfig(all))
+	looker := inproc.StartLeaf(t, inproc.LeafConfig(all))
 	ctx := t.Context()
-	kept, dropped := testCID(t, "kept"), testCID(t, "dropped")
+	kept, dropped := inproc.CID(t, "kept"), inproc.CID(t, "dropped")
 	if _, err := refresher.Announce(ctx, []cid.Cid{kept}); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestRecordsExpireUnlessRefreshed(t *testing.T) {
 		t.Fatal("record not found right after announcing")
 	}
 	quitter.Close() // stops refreshing
-	waitFor(t, 3*cfg.RecordTTL, "the unrefreshed record to expire", func() bool {
+	inproc.WaitFor(t, 3*cfg.RecordTTL, "the unrefreshed record to expire", func() bool {
 		got, err := looker.Lookup(ctx, dropped, 0)
 		return err == nil && len(got) == 0
 	})

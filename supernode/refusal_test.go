@@ -16,6 +16,7 @@ import (
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
 	"github.com/supertracker/supertracker/supernode"
+	"github.com/supertracker/supertracker/testnet/inproc"
 )
 
 type rawLeaf struct {
@@ -80,8 +81,8 @@ func signFor(t *testing.T, id peer.ID, k crypto.PrivKey, c cid.Cid) []byte {
 // announcing leaf, malformed and oversized messages, with an error and no
 // panic, and keep serving.
 func TestSupernodeRefusesBadAnnouncements(t *testing.T) {
-	sns := startSupernodes(t, 3, testSupernodeConfig())
-	h := newHost(t)
+	sns := inproc.StartSupernodes(t, 3, inproc.SupernodeConfig())
+	h := inproc.NewHost(t)
 	l := dialRaw(t, h, sns[0])
 	if resp := l.send(&pb.Request{Id: 1, Body: &pb.Request_Attach{Attach: &pb.AttachRequest{Primary: true}}}); resp.Status != pb.Status_OK {
 		t.Fatalf("attach: %v %s", resp.Status, resp.Error)
@@ -89,7 +90,7 @@ func TestSupernodeRefusesBadAnnouncements(t *testing.T) {
 	myKey := h.Peerstore().PrivKey(h.ID())
 	otherKey, _, _ := crypto.GenerateEd25519Key(rand.Reader)
 	otherID, _ := peer.IDFromPrivateKey(otherKey)
-	c := testCID(t, "refusals")
+	c := inproc.CID(t, "refusals")
 
 	// Another peer's valid announcement, relayed by us: signer ≠ announcing leaf.
 	if resp := l.send(announceReq(signFor(t, otherID, otherKey, c))); resp.Status != pb.Status_REFUSED {
@@ -143,12 +144,12 @@ func TestSupernodeRefusesBadAnnouncements(t *testing.T) {
 // A supernode cannot forge a leaf's record on another supernode: replicas
 // verify the signature themselves.
 func TestReplicaRefusesForgedRecord(t *testing.T) {
-	sns := startSupernodes(t, 2, testSupernodeConfig())
+	sns := inproc.StartSupernodes(t, 2, inproc.SupernodeConfig())
 	victimKey, _, _ := crypto.GenerateEd25519Key(rand.Reader)
 	victim, _ := peer.IDFromPrivateKey(victimKey)
 	forgerKey, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-	c := testCID(t, "forged")
-	h := newHost(t)
+	c := inproc.CID(t, "forged")
+	h := inproc.NewHost(t)
 	if err := h.Connect(t.Context(), sns[1].AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
