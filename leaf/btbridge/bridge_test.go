@@ -22,6 +22,7 @@ import (
 	"github.com/supertracker/supertracker/leaf/bttracker"
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/testnet/inproc"
 )
 
 func hasCID(a *leaf.Agent, c cid.Cid) bool { return slices.Contains(a.Objects(), c) }
@@ -216,7 +217,7 @@ func TestBridge(t *testing.T) {
 	t.Run("PeersProtocol", func(t *testing.T) {
 		ih := infoHash("protocol")
 		compactPeers(t, a.announce(t, ta, ih, 100, "started", nil))
-		h := newHost(t)
+		h := inproc.NewHost(t)
 		h.Peerstore().AddAddrs(la.Host().ID(), la.Host().Addrs(), time.Minute)
 		lim := protocol.DefaultLimits
 		ask := func(frame []byte) (*pb.BTPeersResponse, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/leaf"
@@ -22,72 +19,27 @@ import (
 	"github.com/supertracker/supertracker/leaf/bttracker"
 	"github.com/supertracker/supertracker/leaf/bttracker/bencode"
 	"github.com/supertracker/supertracker/supernode"
+	"github.com/supertracker/supertracker/testnet/inproc"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = inproc.Quiet
 
-func newHost(t testing.TB) host.Host {
-	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
-}
-
-// startSupernodes starts n supernodes, all bootstrapped to the first, and
-// waits until every routing table holds every other supernode.
+// startSupernodes starts n supernodes in one DHT with r = n, so every
+// supernode sees every withdrawal.
 func startSupernodes(t testing.TB, n int) []*supernode.Node {
 	t.Helper()
-	cfg := supernode.LocalConfig()
-	cfg.Logger = quiet
-	cfg.ReplicationFactor = n // every supernode sees every withdrawal
-	var nodes []*supernode.Node
-	for i := range n {
-		c := cfg
-		if i > 0 {
-			c.BootstrapPeers = []peer.AddrInfo{nodes[0].AddrInfo()}
-		}
-		sn, err := supernode.New(newHost(t), supernode.WithConfig(c))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sn.Close() })
-		nodes = append(nodes, sn)
-	}
-	waitFor(t, 30*time.Second, "routing tables to fill", func() bool {
-		for _, sn := range nodes {
-			if sn.DHT().RoutingTable().Size() < n-1 {
-				sn.DHT().RefreshRoutingTable()
-				return false
-			}
-		}
-		return true
-	})
-	return nodes
+	cfg := inproc.SupernodeConfig()
+	cfg.ReplicationFactor = n
+	return inproc.StartSupernodes(t, n, cfg)
 }
 
 // startLeaf starts a leaf that knows only sn and keeps no backups, so it is
 // attached to sn and nothing else.
 func startLeaf(t testing.TB, sn *supernode.Node) *leaf.Agent {
 	t.Helper()
-	c := leaf.DefaultConfig()
-	c.Supernodes = []peer.AddrInfo{sn.AddrInfo()}
+	c := inproc.LeafConfig([]peer.AddrInfo{sn.AddrInfo()})
 	c.Backups = 0
-	c.Logger = quiet
-	c.HeartbeatInterval = 250 * time.Millisecond
-	c.RequestTimeout = 5 * time.Second
-	a, err := leaf.New(newHost(t), leaf.WithConfig(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := a.WaitAttached(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a := inproc.StartLeaf(t, c)
 	if got := a.Primary(); got != sn.Host().ID() {
 		t.Fatalf("leaf attached to %s, want %s", got, sn.Host().ID())
 	}
@@ -134,13 +86,7 @@ func startBridge(t testing.TB, agent *leaf.Agent, cfg btbridge.Config) *tracker 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+	inproc.WaitFor(t, d, what, cond)
 }
 
 // waitUntil polls cond until it holds (true) or d passes (false).
