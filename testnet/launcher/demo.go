@@ -65,31 +65,22 @@ func objectCID(i int) cid.Cid {
 
 // StartSupernode starts supernode i of a local overlay.
 func StartSupernode(ctx context.Context, c *Cluster, bin, dir string, i int, bootstrap []string, extra ...string) (*proc.Proc, error) {
-	ip, err := nodeIP(i)
-	if err != nil {
-		return nil, err
-	}
-	port, err := freePort(ip)
-	if err != nil {
-		return nil, err
-	}
-	api := net.JoinHostPort(ip, strconv.Itoa(port))
-	args := []string{"supernode", "--listen", fmt.Sprintf("/ip4/%s/tcp/0", ip), "--data", filepath.Join(dir, fmt.Sprintf("node%d", i)),
-		"--api", api, "--local", "--log-level", "warn"}
+	args := []string{"--local"}
 	if len(bootstrap) > 0 {
 		args = append(args, "--bootstrap", strings.Join(bootstrap, ","))
 	}
-	args = append(args, extra...)
-	p, err := proc.Start(ctx, proc.Spec{Binary: bin, Args: args, API: api, LogPath: filepath.Join(dir, fmt.Sprintf("node%d.log", i))})
-	if err != nil {
-		return nil, fmt.Errorf("supernode %d: %w", i, err)
-	}
-	c.Add(p)
-	return p, nil
+	return startLocal(ctx, c, bin, dir, i, "supernode", append(args, extra...))
 }
 
 // StartLeaf starts leaf i of a local overlay attached to supernodes.
 func StartLeaf(ctx context.Context, c *Cluster, bin, dir string, i int, supernodes []string, extra ...string) (*proc.Proc, error) {
+	args := []string{"--supernode", strings.Join(supernodes, ",")}
+	return startLocal(ctx, c, bin, dir, i, "leaf", append(args, extra...))
+}
+
+// startLocal starts `bin command` as node i on 127.0.0.(i+2) with its data
+// dir, log and API under dir, and registers it with c.
+func startLocal(ctx context.Context, c *Cluster, bin, dir string, i int, command string, extra []string) (*proc.Proc, error) {
 	ip, err := nodeIP(i)
 	if err != nil {
 		return nil, err
@@ -99,11 +90,11 @@ func StartLeaf(ctx context.Context, c *Cluster, bin, dir string, i int, supernod
 		return nil, err
 	}
 	api := net.JoinHostPort(ip, strconv.Itoa(port))
-	args := append([]string{"leaf", "--listen", fmt.Sprintf("/ip4/%s/tcp/0", ip), "--data", filepath.Join(dir, fmt.Sprintf("node%d", i)),
-		"--supernode", strings.Join(supernodes, ","), "--api", api, "--log-level", "warn"}, extra...)
+	args := append([]string{command, "--listen", fmt.Sprintf("/ip4/%s/tcp/0", ip),
+		"--data", filepath.Join(dir, fmt.Sprintf("node%d", i)), "--api", api, "--log-level", "warn"}, extra...)
 	p, err := proc.Start(ctx, proc.Spec{Binary: bin, Args: args, API: api, LogPath: filepath.Join(dir, fmt.Sprintf("node%d.log", i))})
 	if err != nil {
-		return nil, fmt.Errorf("leaf %d: %w", i, err)
+		return nil, fmt.Errorf("%s %d: %w", command, i, err)
 	}
 	c.Add(p)
 	return p, nil
