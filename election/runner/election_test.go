@@ -73,11 +73,12 @@ func TestElectionFollowsDemand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-node election scenario")
 	}
-	// 24 electing nodes, half capped below the upload threshold, then 24
-	// more capped ones (12 and 12 under the race detector).
-	size := 24
+	// 30 nodes (a forced seed and 29 electing ones, half capped below the
+	// upload threshold), then 24 more capped ones; 13 and 12 under the race
+	// detector.
+	size, more := 29, 24
 	if raceEnabled {
-		size = 12
+		size, more = 12, 12
 	}
 	o := start(t, size)
 	w := o.watch()
@@ -88,7 +89,7 @@ func TestElectionFollowsDemand(t *testing.T) {
 
 	// Raise the workload: more capped nodes, which stay leaves.
 	var extra []*node
-	for i := 0; i < size; i++ {
+	for i := 0; i < more; i++ {
 		known := []peer.AddrInfo{o.seed.info()}
 		n := startNode(t, testConfig(t, known, true, uint64(100+i)), true, objectOf(100+i))
 		extra = append(extra, n)
