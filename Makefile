@@ -29,6 +29,17 @@ fuzz:
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/supertracker
+	install -D -m 0644 deploy/supertracker.service $(DESTDIR)/lib/systemd/system/supertracker.service
 
 clean:
 	rm -rf bin $(OUT)
+
+# The paper's reliability model against real runs (Figs. 2–4: success vs
+# load, churn, replication) for the overlay and two baselines on the same
+# workload and churn: n opentracker servers (Debian package opentracker)
+# and a flat kad-dht. Writes docs/results.md and docs/figures/*.png; runs
+# stay in $(OUT)/sweep (add SWEEP_FLAGS=--reuse to re-plot without
+# re-running). The full sweep takes about 35 minutes on 2 cores.
+SWEEP_FLAGS ?=
+figures: build
+	$(GO) run ./testnet/sweep/cmd/sweep --binary $(BIN) --work $(OUT)/sweep --out docs/figures --md docs/results.md $(SWEEP_FLAGS)

@@ -8,61 +8,84 @@ import (
 	"time"
 
 	"github.com/supertracker/supertracker/leaf"
-	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
-func runLeaf(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("leaf --listen MULTIADDR --data DIR --supernode MULTIADDR[,…] --api HOST:PORT",
+type leafOpts struct {
+	listen, data, sns, api, logLevel *string
+	backups                          *int
+	hb                               *time.Duration
+	bt                               btFlags
+}
+
+func leafFlags(stderr io.Writer) (*cmdFlags, *leafOpts) {
+	fs := newCmdFlags("leaf", "leaf --listen MULTIADDR --data DIR --supernode MULTIADDR[,…] --api HOST:PORT [--config FILE]",
 		`Runs a leaf agent: it attaches to the lowest-RTT supernode plus backups,
 announces and looks up objects through it, fails over when it is lost, and
-serves a local HTTP/JSON API for desktop apps (see README: API).`, stderr)
+serves a local HTTP/JSON API for desktop apps (see README: API), a status
+page (/), /metrics and /healthz. On SIGINT/SIGTERM it detaches from its
+supernodes and exits 0.`, stderr)
 	def := leaf.DefaultConfig()
-	listen := fs.String("listen", "/ip4/127.0.0.1/tcp/0", "multiaddr(s) to listen on, comma-separated")
-	data := fs.String("data", "", "data directory: identity key and announced objects (required)")
-	sns := fs.String("supernode", "", "supernodes to attach to: multiaddrs ending in /p2p/PEERID, comma-separated (required)")
-	api := fs.String("api", "127.0.0.1:5001", "serve the local HTTP API on HOST:PORT")
-	backups := fs.Int("backups", def.Backups, "m: backup supernodes attached besides the primary")
-	hb := fs.Duration("heartbeat", def.HeartbeatInterval, "heartbeat interval to attached supernodes")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	bt := addBTFlags(fs)
-	if code, done := parseFlags(fs, args); done {
+	o := &leafOpts{
+		listen:   fs.String("listen", "/ip4/127.0.0.1/tcp/0", "multiaddr(s) to listen on, comma-separated"),
+		data:     fs.String("data", "", "data directory: identity key and announced objects (required)"),
+		sns:      fs.String("supernode", "", "supernodes to attach to: multiaddrs ending in /p2p/PEERID, comma-separated (required)"),
+		api:      fs.String("api", "127.0.0.1:5001", "serve the local HTTP API, status page, /metrics and /healthz on HOST:PORT"),
+		backups:  fs.Int("backups", def.Backups, "m: backup supernodes attached besides the primary"),
+		hb:       fs.Duration("heartbeat", def.HeartbeatInterval, "heartbeat interval to attached supernodes"),
+		logLevel: fs.String("log-level", "info", "log level: debug, info, warn, error"),
+	}
+	o.bt = addBTFlags(fs)
+	fs.list("listen", "supernode")
+	fs.check("listen", multiaddrList)
+	fs.check("supernode", peerList)
+	fs.check("api", hostPort(false))
+	fs.check("backups", atLeast(0))
+	fs.check("heartbeat", positiveDuration)
+	fs.check("log-level", logLevels)
+	fs.check("bt-listen", hostPort(true))
+	fs.check("bt-external-ip", ipAddr)
+	return fs, o
+}
+
+func runLeaf(args []string, stdout, stderr io.Writer) int {
+	fs, o := leafFlags(stderr)
+	if code, done := fs.parse(args, stderr); done {
 		return code
 	}
-	if err := leafMain(stdout, stderr, *listen, *data, *sns, *api, *logLevel, bt, func(c *leaf.Config) {
-		c.Backups, c.HeartbeatInterval = *backups, *hb
-	}); err != nil {
+	if err := leafMain(stdout, stderr, o); err != nil {
 		fmt.Fprintln(stderr, "supertracker leaf:", err)
 		return 2
 	}
 	return 0
 }
 
-func leafMain(stdout, stderr io.Writer, listen, data, sns, api, logLevel string, bt btFlags, set func(*leaf.Config)) error {
-	if data == "" {
-		return errors.New("--data DIR is required")
+func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
+	if *o.data == "" {
+		return errors.New("--data DIR is required (config key data, $SUPERTRACKER_DATA)")
 	}
-	if sns == "" {
-		return errors.New("--supernode MULTIADDR is required")
+	if *o.sns == "" {
+		return errors.New("--supernode MULTIADDR is required (config key supernode, $SUPERTRACKER_SUPERNODE)")
 	}
-	log, err := newLogger(logLevel, stderr)
+	log, err := newLogger(*o.logLevel, stderr)
 	if err != nil {
 		return err
 	}
-	addrs, err := parseListen(listen)
+	sig := catchSignals()
+	addrs, err := parseListen(*o.listen)
 	if err != nil {
 		return err
 	}
-	infos, err := parsePeers("--supernode", sns)
+	infos, err := parsePeers("--supernode", *o.sns)
 	if err != nil {
 		return err
 	}
 	cfg := leaf.DefaultConfig()
-	set(&cfg)
-	cfg.Supernodes, cfg.DataDir, cfg.Logger = infos, data, log
+	cfg.Backups, cfg.HeartbeatInterval = *o.backups, *o.hb
+	cfg.Supernodes, cfg.DataDir, cfg.Logger = infos, *o.data, log
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	key, err := loadIdentity(data)
+	key, err := loadIdentity(*o.data)
 	if err != nil {
 		return err
 	}
@@ -75,24 +98,26 @@ func leafMain(stdout, stderr io.Writer, listen, data, sns, api, logLevel string,
 	if err != nil {
 		return err
 	}
-	defer agent.Close()
+	defer agent.Close() // detaches from every supernode
 	printListenAddrs(stdout, h)
-	stop, err := serveAPI(api, httpapi.NewHandler(&leaf.APIBackend{Agent: agent, Started: time.Now(), Bandwidth: bw}), log)
+	view := newOpsView(&leaf.APIBackend{Agent: agent, Started: time.Now(), Bandwidth: bw}, nil, func() *leaf.Agent { return agent })
+	stop, err := serveAPI(*o.api, view.handler(), log)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(sig.ctx, 30*time.Second)
 	if err := agent.WaitAttached(ctx); err != nil {
 		log.Warn("not attached yet; still trying", "err", err)
 	}
 	cancel()
-	stopBT, err := startBTBridge(bt, agent, log)
+	stopBT, err := startBTBridge(o.bt, agent, log)
 	if err != nil {
 		return err
 	}
 	defer stopBT()
 	log.Info("leaf running", "peer", h.ID(), "objects", len(agent.Objects()))
-	waitForSignal(log)
+	sig.wait(log)
+	view.stopping.Store(true)
 	return nil
 }

@@ -24,6 +24,8 @@ func commands() []command {
 		{"withdraw", "withdraw CIDs through a leaf's API", runWithdraw},
 		{"lookup", "find the holders of a CID through a node's API", runLookup},
 		{"status", "show a node's role, identity, attachments and load", runStatus},
+		{"config", "write (config init) or check (config check) a config file", runConfig},
+		{"healthcheck", "exit 0 if a node's /healthz says it serves its role", runHealthcheck},
 		{"testnet", "run a local overlay of real processes on 127.0.0.x", runTestnet},
 		{"model", "evaluate the tracker paper's reliability model", runModel},
 	}
@@ -42,10 +44,12 @@ Usage:
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, `
-Run 'supertracker COMMAND --help' for the flags of a command.
+Run 'supertracker COMMAND --help' for the flags of a command. Every flag of
+supernode, leaf and node is also a config file key (--config FILE) and an
+environment variable: --record-ttl is record_ttl and SUPERTRACKER_RECORD_TTL.
 
 Exit status: 0 success; 1 a lookup found no holder or the operation failed;
 2 bad usage or an error.

@@ -207,16 +207,42 @@ func serveAPI(hostport string, handler http.Handler, log *slog.Logger) (func(), 
 	}, nil
 }
 
-// waitForSignal blocks until SIGINT or SIGTERM, and arranges for a second
-// signal to force an immediate exit.
-func waitForSignal(log *slog.Logger) {
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	s := <-ch
-	log.Info("shutting down", "signal", s.String())
+// shutdownSignal catches SIGINT and SIGTERM from the moment it is made, so
+// a signal during start-up also shuts down cleanly. Its context ends at the
+// first signal.
+type shutdownSignal struct {
+	ch     chan os.Signal
+	ctx    context.Context
+	cancel context.CancelFunc
+	got    chan os.Signal
+}
+
+func catchSignals() *shutdownSignal {
+	s := &shutdownSignal{ch: make(chan os.Signal, 2), got: make(chan os.Signal, 1)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	signal.Notify(s.ch, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
-		<-ch
+		sig := <-s.ch
+		s.got <- sig
+		s.cancel()
+	}()
+	return s
+}
+
+// wait blocks until SIGINT or SIGTERM, and arranges for a second signal to
+// force an immediate exit (status 1).
+func (s *shutdownSignal) wait(log *slog.Logger) {
+	sig := <-s.got
+	log.Info("shutting down", "signal", sig.String())
+	go func() {
+		<-s.ch
 		log.Warn("second signal: exiting now")
 		os.Exit(1)
 	}()
+}
+
+// waitForSignal blocks until SIGINT or SIGTERM, and arranges for a second
+// signal to force an immediate exit.
+func waitForSignal(log *slog.Logger) {
+	catchSignals().wait(log)
 }

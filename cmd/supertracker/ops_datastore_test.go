@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	dsq "github.com/ipfs/go-datastore/query"
+	"github.com/libp2p/go-libp2p"
+
+	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/supernode"
+)
+
+// The datastore keeps what was written, in Puts, batches and deletes,
+// across a close and reopen; a second open of a data dir in use fails.
+func TestNodeStoreReopens(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := openStore(dir); err == nil || !strings.Contains(err.Error(), "is in use") {
+		t.Fatalf("opening the datastore in use: %v", err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Put(ctx, ds.NewKey("/a/1"), []byte("one")))
+	must(s.Put(ctx, ds.NewKey("/a/2"), []byte("two")))
+	b, err := s.Batch(ctx)
+	must(err)
+	must(b.Put(ctx, ds.NewKey("/a/3"), []byte("three")))
+	must(b.Delete(ctx, ds.NewKey("/a/1")))
+	must(b.Commit(ctx))
+	must(s.Delete(ctx, ds.NewKey("/a/2")))
+	must(s.Close())
+
+	s, err = openStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.Query(ctx, dsq.Query{Prefix: "/a"})
+	must(err)
+	all, err := res.Rest()
+	must(err)
+	if len(all) != 1 || all[0].Key != "/a/3" || string(all[0].Value) != "three" {
+		t.Fatalf("after reopening: %+v", all)
+	}
+}
+
+// A node's supernode service is started on every promotion and closed on
+// every demotion with the same datastore: closing the supernode must leave
+// the datastore open, and the next one must find the records (and index)
+// the previous one wrote.
+func TestSupernodeCloseLeavesDatastoreOpen(t *testing.T) {
+	dir := t.TempDir()
+	store, err := openStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/" + opsIP(81) + "/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cfg := supernode.LocalConfig()
+	cfg.Datastore, cfg.Logger, cfg.DisableDHTAutoRefresh = store, quietLogger(), true
+	obj, _ := cid.Decode(opsCID("promote", 1))
+
+	// A leaf's signed announcement, stored by the first "promotion".
+	leafHost, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/" + opsIP(82) + "/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leafHost.Close()
+	env, err := protocol.DefaultLimits.SignAnnouncement(&protocol.Announcement{
+		Peer: leafHost.ID(), Addrs: leafHost.Addrs(), CIDs: []cid.Cid{obj}, Seq: 1, Expires: time.Now().Add(time.Hour)},
+		leafHost.Peerstore().PrivKey(leafHost.ID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := supernode.New(h, supernode.WithConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sn.StoreAnnouncement(t.Context(), env); err != nil {
+		t.Fatal(err)
+	}
+	if err := sn.Close(); err != nil { // demotion
+		t.Fatal(err)
+	}
+	if err := store.Put(t.Context(), ds.NewKey("/still/open"), []byte("yes")); err != nil {
+		t.Fatalf("the datastore was closed with the supernode: %v", err)
+	}
+
+	sn2, err := supernode.New(h, supernode.WithConfig(cfg)) // promotion again
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn2.Close()
+	if st := sn2.Stats(); st.Records != 1 {
+		t.Fatalf("records after re-promotion: %d, want 1", st.Records)
+	}
+	got, err := sn2.Lookup(t.Context(), obj, 0)
+	if err != nil || len(got) != 1 || got[0].ID != leafHost.ID() {
+		t.Fatalf("lookup after re-promotion: %v %v", got, err)
+	}
+}
