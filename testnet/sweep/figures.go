@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -182,7 +183,11 @@ func successFigure(path string, s Sweep, rep *Report) error {
 		p.Legend.Add(DesignLabel(d)+": model on the realized churn", rs)
 	}
 	p.Y.Min = math.Max(0, math.Floor(ymin*10-0.5)/10)
+	if s.Name == SweepLoad {
+		p.Y.Min = 0 // show where the model predicts the collapse
+	}
 	p.Y.Max = 1.02
+	p.Y.Tick.Marker = yTicks{}
 	if s.LogX {
 		p.X.Min, p.X.Max = s.CurveFrom, s.CurveTo
 	} else {
@@ -237,4 +242,25 @@ func latencyFigure(path string, s Sweep, rep *Report) error {
 	}
 	p.X.Min, p.X.Max = s.Values[0]/1.5, s.Values[len(s.Values)-1]*1.5
 	return p.Save(8*vg.Inch, 4.5*vg.Inch, path)
+}
+
+// yTicks: a labelled tick every 0.1 (0.05 on short ranges), minor ticks
+// between.
+type yTicks struct{}
+
+func (yTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := 0.1
+	if hi-lo < 0.35 {
+		step = 0.05
+	}
+	var ts []plot.Tick
+	for i := int(math.Ceil(lo / (step / 2))); float64(i)*step/2 <= hi+1e-9; i++ {
+		v := math.Round(float64(i)*step/2*1e6) / 1e6 // no 0.7000000000000001 labels
+		t := plot.Tick{Value: v}
+		if i%2 == 0 {
+			t.Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		ts = append(ts, t)
+	}
+	return ts
 }
