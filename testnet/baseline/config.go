@@ -216,6 +216,7 @@ type Op struct {
 	RPCs      int     `json:"rpcs,omitempty"`      // flatdht lookup: DHT requests sent
 	Trackers  int     `json:"trackers,omitempty"`  // server lookup: trackers that answered
 	DurMS     float64 `json:"dur_ms"`
+	FirstMS   float64 `json:"first_ms,omitempty"` // flatdht lookup: the first provider arrived after
 	Err       string  `json:"err,omitempty"`
 	PID       int     `json:"pid,omitempty"` // start: the node process
 }

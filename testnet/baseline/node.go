@@ -44,8 +44,9 @@ type Backend interface {
 
 // LookupInfo is what a backend reports about one lookup.
 type LookupInfo struct {
-	RPCs     int // DHT requests sent (flatdht)
-	Trackers int // trackers that answered (server)
+	RPCs     int           // DHT requests sent (flatdht)
+	Trackers int           // trackers that answered (server)
+	First    time.Duration // flatdht: when the first provider arrived (0: none)
 }
 
 // Status is GET /v1/status of a baseline node: the overlay's status plus
@@ -440,7 +441,8 @@ func (n *Node) handler(b Backend) http.Handler {
 		defer cancel()
 		start := time.Now()
 		holders, info, err := b.Lookup(ctx, c, limit)
-		op := Op{Op: "lookup", OK: err == nil, Providers: len(holders), RPCs: info.RPCs, Trackers: info.Trackers, DurMS: msSince(start)}
+		op := Op{Op: "lookup", OK: err == nil, Providers: len(holders), RPCs: info.RPCs, Trackers: info.Trackers, DurMS: msSince(start),
+			FirstMS: float64(info.First.Microseconds()) / 1000}
 		if err != nil {
 			op.Err = err.Error()
 			n.LogOp(op)

@@ -202,8 +202,9 @@ func (b *Backend) Announce(ctx context.Context, cids []cid.Cid) (int, error) {
 	return 0, nil
 }
 
-// Lookup runs FindProvidersAsync(c, limit) and reads it until it closes or
-// ctx (the node's lookup wait) ends, counting the DHT requests it sends.
+// Lookup runs FindProvidersAsync(c, limit) and reads it until limit
+// providers arrived, the query ended or ctx (the node's lookup wait) ends,
+// counting the DHT requests it sends.
 func (b *Backend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]httpapi.Holder, baseline.LookupInfo, error) {
 	var info baseline.LookupInfo
 	evCtx, cancelEv := context.WithCancel(ctx)
@@ -219,14 +220,26 @@ func (b *Backend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]httpapi.H
 		}
 	}()
 	var holders []httpapi.Holder
-	for ai := range b.d.FindProvidersAsync(qctx, c, limit) {
+	start := time.Now()
+	ch := b.d.FindProvidersAsync(qctx, c, limit)
+	for ai := range ch {
+		if info.First == 0 {
+			info.First = time.Since(start)
+		}
 		h := httpapi.Holder{PeerID: ai.ID.String()}
 		for _, a := range ai.Addrs {
 			h.Addrs = append(h.Addrs, fmt.Sprintf("%s/p2p/%s", a, ai.ID))
 		}
 		holders = append(holders, h)
+		if len(holders) >= limit {
+			// Enough: answer now. The channel closes only when the query's
+			// RPCs in flight have returned, which can take a second.
+			break
+		}
 	}
-	cancelEv()
+	cancelEv() // stops the query (qctx derives from evCtx)
+	for range ch {
+	}
 	<-done
 	info.RPCs = rpcs
 	// Running out of time is not an error: the lookup answers with what it
