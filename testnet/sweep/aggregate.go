@@ -139,7 +139,7 @@ func aggregate(pl Plan, runs []*RunResult, calib map[Design]Calib) ([]PointResul
 			if pr.ModelRealized, err = realized(d, pt.Params, calib[d], res.PQueued, byUp, trackers); err != nil {
 				return nil, err
 			}
-			pr.InScope, pr.OutOfScope = InScope(d, pt.Params, res.Rho, res.PUp)
+			pr.InScope, pr.OutOfScope = InScope(d, pt.Params, res.Rho, res.Reliability, pl.Tolerance)
 			within := func(m float64) bool {
 				return pr.Held > 0 && pr.Lo <= m+pl.Tolerance && pr.Hi >= m-pl.Tolerance
 			}
@@ -194,26 +194,29 @@ const (
 	// a restart is back (holders re-announce) within a quarter of an up
 	// period: the model's "a repaired node is fully up".
 	MaxScopeRefreshRatio = 0.25
-	// MinScopePUp (DHT designs): failures rare enough that what the DHT
-	// model leaves out (re-routing around a failed hop before it is
-	// repaired; a real path shorter than the k = ⌈log2 S⌉ bound) moves
-	// the prediction by less than the tolerance.
-	MinScopePUp = 0.9
+	// DHT designs: the planning model's failure probability 1 − R must be
+	// at most the tolerance (see InScope).
 )
 
-// InScope decides, from the parameters and the model alone, whether the
-// model's assumptions hold for design d at p: ρ ≤ MaxScopeRho, Refresh ≤
-// MaxScopeRefreshRatio·MTTF (or no churn), and for the DHT designs P_up ≥
-// MinScopePUp (the model's P_up for that design). why names the first
-// assumption that fails.
-func InScope(d Design, p Params, rho, pup float64) (ok bool, why string) {
+// InScope decides, from the parameters and the planning model alone
+// (before any measurement), whether the model's assumptions hold for
+// design d at p: ρ ≤ MaxScopeRho; Refresh ≤ MaxScopeRefreshRatio·MTTF (or
+// no churn); and for the DHT designs 1 − R ≤ tol for the planning
+// prediction R. The DHT model has no re-routing around a failed hop
+// before it is repaired and counts k = ⌈log2 S⌉ hops in series where, with
+// at most 20 DHT nodes (complete routing tables), the real path is one or
+// two hops: both can only make lookups succeed more often than it
+// predicts, by at most its failure probability 1 − R. So the ±tol claim
+// is made where 1 − R ≤ tol, and there it tests that the system is not
+// worse than the model. why names the first assumption that fails.
+func InScope(d Design, p Params, rho, rel, tol float64) (ok bool, why string) {
 	switch {
 	case rho > MaxScopeRho:
 		return false, fmt.Sprintf("ρ = %.2f > %.1f", rho, MaxScopeRho)
 	case p.MTTF > 0 && p.Refresh.Seconds() > MaxScopeRefreshRatio*p.MTTF.Seconds():
 		return false, fmt.Sprintf("refresh %s > MTTF/4: state lost in restarts", p.Refresh)
-	case d != Server && pup < MinScopePUp-1e-9:
-		return false, fmt.Sprintf("DHT with P_up = %.2f < %.1f: re-routing and k bound", pup, MinScopePUp)
+	case d != Server && 1-rel > tol+1e-12:
+		return false, fmt.Sprintf("DHT model predicts %.3f < 1 − %.2f: no re-routing, k bound", rel, tol)
 	}
 	return true, ""
 }
@@ -221,52 +224,46 @@ func InScope(d Design, p Params, rho, pup float64) (ok bool, why string) {
 // reasons explains a gap between model and measurement from what the runs
 // recorded (see docs/results.md for the general discussion).
 func reasons(pl Plan, p Params, r PointResult) []string {
-	var out []string
 	if r.Held == 0 {
 		return []string{"no held lookups were measured (all runs failed?)"}
 	}
+	if r.Pass && r.PassPlan {
+		return nil
+	}
+	var out []string
 	tol := pl.Tolerance
 	failed := r.Held - r.HeldSucceeded
 	lost := r.Outcomes[metrics.OutcomeNoHolders] + r.Outcomes[metrics.OutcomeDeadHolders]
 	stalled := r.Outcomes[metrics.OutcomeTimeout] + r.Outcomes[metrics.OutcomeError] + r.Outcomes[metrics.OutcomeLate]
-	if r.Pass && r.PassPlan {
-		return nil
-	}
-	structural := !r.Pass || math.Abs(r.Delta) > tol
-	below := r.Delta < 0
-	if structural && below && failed > 0 {
-		if lost >= stalled {
-			switch r.Design {
-			case Overlay:
-				out = append(out, fmt.Sprintf("%d of %d failures found no holder: a restarted supernode comes back with an empty record store, the records it held exist only on the other r−1 replicas until the leaf's next refresh (every %s) or failover re-announce; the model has no state loss and no repair/refresh",
-					lost, failed, p.Refresh))
-			case Server:
-				out = append(out, fmt.Sprintf("%d of %d failures found no holder: a restarted opentracker has lost its in-memory state until the holders re-announce (every %s), but the model counts a repaired server as fully up (it ignores repair/refresh)",
-					lost, failed, p.Refresh))
-			case FlatDHT:
-				out = append(out, fmt.Sprintf("%d of %d failures found no holder: provider records on restarted DHT nodes are gone until the holder's next re-Provide (every %s) and the record sits on only k = m closest nodes; the model ignores repair/refresh",
-					lost, failed, p.Refresh))
+	pct := func(n int) float64 { return 100 * float64(n) / float64(r.Held) }
+	if !r.Pass && r.Delta < 0 {
+		switch r.Design {
+		case Server:
+			out = append(out, fmt.Sprintf("%.1f%% of the held lookups failed because all n trackers were down (connection refused), which the model on the realized churn expects (%.1f%%); %.1f%% more found no holder: a restarted opentracker has lost its in-memory state until the holders re-announce (every %s), while the model counts a repaired server as fully up (no state loss, no refresh)",
+				pct(stalled), 100*(1-r.ModelRealized), pct(lost), p.Refresh))
+		case Overlay:
+			if lost > 0 {
+				out = append(out, fmt.Sprintf("%d of %d failures found no holder: a restarted supernode comes back with an empty record store and the records return with the leaf's next refresh (every %s) or failover re-announce; the model has no state loss", lost, failed, p.Refresh))
 			}
-		}
-		if stalled > 0 && stalled >= lost {
-			switch r.Design {
-			case Overlay:
-				out = append(out, fmt.Sprintf("%d of %d failures were timeouts/errors: while a leaf's primary supernode is down the leaf needs up to a heartbeat plus the session timeout to fail over, and its lookups fail meanwhile; the model assumes a failed hop is taken over at once by one of its m replicas",
-					stalled, failed))
-			case Server:
-				out = append(out, fmt.Sprintf("%d of %d failures were errors/timeouts: every one of the n trackers was down (connection refused); the effective MTTR includes the process restart", stalled, failed))
-			case FlatDHT:
-				out = append(out, fmt.Sprintf("%d of %d failures were errors/timeouts: queries stalled on dead routing-table entries (lookup timeout vs dial and query time)", stalled, failed))
+			if stalled > 0 {
+				out = append(out, fmt.Sprintf("%d of %d failures were timeouts/errors: a leaf whose primary (and backups) died needs a heartbeat or more to fail over, and its lookups time out meanwhile; the model assumes a hop is served at once by any live one of its m replicas", stalled, failed))
+			}
+		case FlatDHT:
+			if lost > 0 {
+				out = append(out, fmt.Sprintf("%d of %d failures found no holder: provider records on restarted DHT nodes are gone until the holder's next re-Provide (every %s); the model has no state loss", lost, failed, p.Refresh))
+			}
+			if stalled > 0 {
+				out = append(out, fmt.Sprintf("%d of %d failures were timeouts/errors: queries stalled on dead routing-table entries", stalled, failed))
 			}
 		}
 	}
-	if structural && !below {
+	if !r.Pass && r.Delta > 0 {
 		switch r.Design {
 		case Overlay:
-			out = append(out, fmt.Sprintf("k = ⌈log2 S⌉ = %d is the paper's upper bound on the path; with S ≤ 20 every supernode's routing table holds every other, so a lookup crosses the attach hop (m = %d: primary + backups) and one DHT hop to the r = %d record replicas: k_eff ≈ 2",
-				r.K, r.M, r.M))
+			out = append(out, fmt.Sprintf("the DHT model keeps a failed hop failed for MTTR, but a leaf whose supernode dies re-attaches to another live supernode (any of the S = %d) within seconds and re-announces, so the records move to live supernodes: repair the model leaves out; and k = ⌈log2 S⌉ = %d is the paper's upper bound, while with S ≤ 20 (complete routing tables) a lookup crosses the attach hop and one DHT hop",
+				p.Trackers, r.K))
 		case FlatDHT:
-			out = append(out, fmt.Sprintf("k = ⌈log2 N⌉ = %d is an upper bound: with N ≤ 20 every routing table holds every node, so one hop reaches the record replicas; and a node that stores the record itself answers from its local provider store", r.K))
+			out = append(out, fmt.Sprintf("kad-dht routes around dead nodes and a re-Provide puts a record on the m closest live nodes, repair the model leaves out; and k = ⌈log2 N⌉ = %d is an upper bound: with N ≤ 20 every routing table holds every node, so one hop reaches the record replicas (or the local provider store answers)", r.K))
 		case Server:
 			out = append(out, "loopback has no network loss and the servers are far from saturation: a live server answers every request")
 		}

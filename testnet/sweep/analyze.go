@@ -19,6 +19,7 @@ type RunResult struct {
 	Dir      string  `json:"dir"`
 	Error    string  `json:"error,omitempty"`
 	ElapsedS float64 `json:"elapsed_s"`
+	Reused   bool    `json:"reused,omitempty"` // analysed again from an earlier invocation's files
 	// LoadAvg: the machine's 1-minute load average when the run ended (the
 	// machine may be shared with other work; 2 cores here).
 	LoadAvg  float64 `json:"loadavg"`

@@ -110,8 +110,8 @@ Flags:
 			if !p.InScope {
 				scope = "out of scope (" + p.OutOfScope + ")"
 			}
-			fmt.Fprintf(stdout, "%-12s %-8g %-8s measured %.3f [%.3f, %.3f]  model %.3f  %s  %s\n",
-				p.Sweep, p.X, p.Design, p.Rate, p.Lo, p.Hi, p.Model, p.Verdict(), scope)
+			fmt.Fprintf(stdout, "%-12s %-8g %-8s measured %.3f [%.3f, %.3f]  model: realized churn %.3f %s, planning %.3f  %s\n",
+				p.Sweep, p.X, p.Design, p.Rate, p.Lo, p.Hi, p.ModelRealized, p.Verdict(), p.Model, scope)
 			if p.Pass {
 				pass++
 			}

@@ -47,6 +47,7 @@ type Report struct {
 	Runs        []*RunResult     `json:"runs"`
 	Figures     []string         `json:"figures"`
 	Failed      int              `json:"failed_runs"`
+	Reused      int              `json:"reused_runs"`
 }
 
 // JSONFile is the machine-readable result next to the figures.
@@ -119,6 +120,9 @@ runs:
 				if rr != nil {
 					rep.Runs = append(rep.Runs, rr)
 					rep.RunSeconds += rr.ElapsedS
+					if rr.Reused {
+						rep.Reused++
+					}
 				}
 				if err != nil {
 					rep.Failed++

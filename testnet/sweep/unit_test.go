@@ -205,3 +205,27 @@ func TestRealized(t *testing.T) {
 		t.Errorf("overlay realized %v %v %v", r, r0, r5)
 	}
 }
+
+func TestInScope(t *testing.T) {
+	p := FullPlan().Base // refresh 5 s, MTTF 20 s
+	if ok, why := InScope(Server, p, 0.01, 0.96, 0.05); !ok {
+		t.Errorf("server at the base point out of scope: %s", why)
+	}
+	if ok, _ := InScope(Overlay, p, 0.01, 0.885, 0.05); ok {
+		t.Error("a DHT point predicting 0.885 is in scope")
+	}
+	if ok, _ := InScope(FlatDHT, p, 0.01, 0.96, 0.05); !ok {
+		t.Error("a DHT point predicting 0.96 is out of scope")
+	}
+	if ok, _ := InScope(Server, p, 0.7, 0.96, 0.05); ok {
+		t.Error("ρ = 0.7 in scope")
+	}
+	p.MTTF = 10 * time.Second // refresh 5 s > MTTF/4
+	if ok, _ := InScope(Server, p, 0.01, 0.96, 0.05); ok {
+		t.Error("refresh > MTTF/4 in scope")
+	}
+	p.MTTF = 0 // no churn
+	if ok, _ := InScope(Server, p, 0.01, 1, 0.05); !ok {
+		t.Error("no churn out of scope")
+	}
+}
