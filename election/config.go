@@ -18,6 +18,11 @@ import (
 // fill ≤ DemoteFill (its own load included), sustained for DemandWindow,
 // and the survivors would stay below the promote thresholds once it left.
 type Config struct {
+	// ID names this node as other nodes' Demand.From names it (the peer ID).
+	// Optional: it breaks score ties in the order of surplus demotions;
+	// without it equal scores are split by Jitter alone.
+	ID string
+
 	// MinUptime (U): current session uptime that makes a node eligible.
 	MinUptime time.Duration
 	// MinAvgUptime (U'): average session length over the persisted history
@@ -47,6 +52,17 @@ type Config struct {
 	// (1-s)·StaggerMax before proposing a promotion; a supernode waits
 	// s·StaggerMax before proposing a surplus demotion (the weakest go first).
 	StaggerMax time.Duration
+	// DemoteSlot: a supernode with surplus waits one slot for every
+	// reporting supernode that ranks below it (lower score, or equal score
+	// and lower ID) and is not already leaving, at most three, so the
+	// weakest leave first. At its turn it re-checks the surplus, flags
+	// itself Leaving in its load reports, and proposes one more slot (plus
+	// the score stagger and jitter) later, after re-checking again: each
+	// supernode decides having seen the ones leaving before or with it, and
+	// counts them as gone (no herd of demotions, each projecting only its
+	// own departure). Longer than a load report takes to reach the others.
+	// 0 disables the ordering and the notice.
+	DemoteSlot time.Duration
 	// Jitter: uniform random delay in [0, Jitter) added to every stagger and
 	// backoff, to split equal scores.
 	Jitter time.Duration
@@ -119,6 +135,10 @@ func DefaultConfig() Config {
 		// candidates ~30 s apart, so the best one's new capacity shows up in
 		// reports before the next timer fires.
 		StaggerMax: 10 * time.Minute,
+		// Supernodes query each other's load every 3 ticks (15 s with the
+		// runner's default 5 s tick): four rounds let the Leaving flag of
+		// the one before reach its peers, even a slow or missed one.
+		DemoteSlot: time.Minute,
 		// Splits candidates with equal scores.
 		Jitter: time.Minute,
 		// First retry after a failed role change.
@@ -156,6 +176,7 @@ func LocalConfig() Config {
 	c.DemandWindow = 5 * time.Second // ~5 heartbeats at 1 s
 	c.MinDwell = 30 * time.Second    // several role changes fit in one run, no flapping
 	c.StaggerMax = 8 * time.Second   // promotion + heartbeat take ~1–2 s locally
+	c.DemoteSlot = 5 * time.Second   // load reports every 3 s (runner.LocalConfig), plus a query
 	c.Jitter = time.Second           // splits equal scores
 	c.Backoff = 2 * time.Second      // first retry after a failure
 	c.MaxBackoff = 30 * time.Second  // cap: stays well inside a run
@@ -205,6 +226,7 @@ func (c Config) Validate() error {
 	nonNeg("DemandWindow", c.DemandWindow)
 	nonNeg("MinDwell", c.MinDwell)
 	nonNeg("StaggerMax", c.StaggerMax)
+	nonNeg("DemoteSlot", c.DemoteSlot)
 	nonNeg("Jitter", c.Jitter)
 	pos("Backoff", c.Backoff)
 	if c.MaxBackoff < c.Backoff {

@@ -12,6 +12,13 @@ type demandView struct {
 	peerRho    float64
 	peerLeaves int
 	peerCap    int
+	// Of those, the ones not leaving (Demand.Leaving unset): the supernodes
+	// that will carry the load.
+	staying    int
+	stayingCap int
+	// below: staying reporters that rank below this node (lower score, or
+	// equal score and lower ID): they leave first on a surplus.
+	below int
 
 	own               bool // fresh own Load (only used while a supernode)
 	ownRho            float64
@@ -22,6 +29,7 @@ type demandView struct {
 
 func (m *Machine) demand() demandView {
 	var v demandView
+	self := m.score()
 	// Sorted so float sums, hence decisions, do not depend on map order.
 	for _, k := range slices.Sorted(maps.Keys(m.reports)) {
 		r := m.reports[k]
@@ -32,6 +40,14 @@ func (m *Machine) demand() demandView {
 		v.peerRho += r.Rho
 		v.peerLeaves += r.Leaves
 		v.peerCap += r.MaxLeaves
+		if r.Leaving {
+			continue
+		}
+		v.staying++
+		v.stayingCap += r.MaxLeaves
+		if r.Score < self || (r.Score == self && m.cfg.ID != "" && r.From < m.cfg.ID) {
+			v.below++
+		}
 	}
 	if l := m.load; l != nil && fresh(m.now, l.At, m.cfg.ReportTTL) {
 		v.own, v.ownRho, v.ownLeaves = true, l.Rho, l.Leaves
@@ -65,15 +81,24 @@ func (v demandView) allFill() float64 {
 	return ratio(float64(v.peerLeaves+v.ownLeaves), float64(v.peerCap+v.ownCap))
 }
 
-// After we leave: our arrivals spread over the peers (equal μ assumed).
-func (v demandView) projRho() float64 { return ratio(v.peerRho+v.ownRho, float64(v.peers)) }
+// After we leave, and every peer that reports Leaving: the arrivals and
+// leaves of all spread over the peers that stay (equal μ assumed).
+func (v demandView) projRho() float64 { return ratio(v.peerRho+v.ownRho, float64(v.staying)) }
 func (v demandView) projFill() float64 {
-	return ratio(float64(v.peerLeaves+v.ownLeaves), float64(v.peerCap))
+	return ratio(float64(v.peerLeaves+v.ownLeaves), float64(v.stayingCap))
 }
 
-// sole: no other supernode is known to exist.
+// sole: no other supernode is known to exist, or every other one is leaving.
 func (v demandView) sole() bool {
-	return v.peers == 0 || (v.supernodesKnown && v.supernodes == 0)
+	return v.staying == 0 || (v.supernodesKnown && v.supernodes == 0)
+}
+
+// leavingText names the leaving peers a projection leaves out.
+func (v demandView) leavingText() string {
+	if n := v.peers - v.staying; n > 0 {
+		return fmt.Sprintf(" and %d leaving", n)
+	}
+	return ""
 }
 
 // lazyText is a lazily formatted explanation: the machine evaluates on every
@@ -121,6 +146,8 @@ func (m *Machine) surplus(v demandView) (bool, lazyText) {
 	switch {
 	case !v.own:
 		return false, why("own load unknown")
+	case v.sole() && v.peers > v.staying:
+		return false, why("every other supernode (%d) is leaving: the last one stays", v.peers)
 	case v.sole():
 		return false, why("sole supernode: never demotes for surplus")
 	}
@@ -130,9 +157,9 @@ func (m *Machine) surplus(v demandView) (bool, lazyText) {
 	case rho > cfg.DemoteRho || fill > cfg.DemoteFill:
 		return false, why("no surplus: ρ %.2f, fill %.2f over %d supernodes incl. self", rho, fill, v.peers+1)
 	case prho >= cfg.PromoteRho || pfill >= cfg.PromoteFill:
-		return false, why("no surplus: ρ %.2f, fill %.2f over %d supernodes incl. self, but without self ρ %.2f, fill %.2f would reach the promote band",
-			rho, fill, v.peers+1, prho, pfill)
+		return false, why("no surplus: ρ %.2f, fill %.2f over %d supernodes incl. self, but without self%s ρ %.2f, fill %.2f would reach the promote band",
+			rho, fill, v.peers+1, v.leavingText(), prho, pfill)
 	}
-	return true, why("surplus: ρ %.2f ≤ %.2f, fill %.2f ≤ %.2f over %d supernodes incl. self; without self ρ %.2f, fill %.2f",
-		rho, cfg.DemoteRho, fill, cfg.DemoteFill, v.peers+1, prho, pfill)
+	return true, why("surplus: ρ %.2f ≤ %.2f, fill %.2f ≤ %.2f over %d supernodes incl. self; without self%s ρ %.2f, fill %.2f",
+		rho, cfg.DemoteRho, fill, cfg.DemoteFill, v.peers+1, v.leavingText(), prho, pfill)
 }

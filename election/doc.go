@@ -48,7 +48,7 @@
 //		case b := <-bandwidthTests:              // a real transfer finished
 //			m.Step(election.Bandwidth{Upload: b.BytesPerSec, At: b.At})
 //		case h := <-heartbeatReplies:            // from each supernode we talk to
-//			m.Step(election.Demand{From: h.Peer, Rho: h.Rho, Leaves: h.Leaves, MaxLeaves: h.MaxLeaves, At: h.At})
+//			m.Step(election.Demand{From: h.Peer, Rho: h.Rho, Leaves: h.Leaves, MaxLeaves: h.MaxLeaves, Leaving: h.Leaving, Score: h.Score, At: h.At})
 //		case n := <-supernodeCount:              // whenever it changes
 //			m.Step(election.Supernodes{Reachable: n, At: time.Now()})
 //		case now := <-ticker.C:                  // e.g. every few seconds

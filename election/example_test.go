@@ -39,7 +39,7 @@ func Example() {
 			_ = m.Step(election.Supernodes{Reachable: 0, At: now})
 		} else {
 			_ = m.Step(election.Supernodes{Reachable: 1, At: now})
-			_ = m.Step(election.Demand{From: "12D3KooWOther", Rho: 0.1, Leaves: 2, MaxLeaves: 10, At: now})
+			_ = m.Step(election.Demand{From: "12D3KooWOther", Rho: 0.1, Leaves: 2, MaxLeaves: 10, Score: 0.9, At: now})
 		}
 		if m.Role() == election.RoleSupernode {
 			_ = m.Step(election.Load{Rho: 0.05, Leaves: 1, At: now})
@@ -70,9 +70,9 @@ func Example() {
 	//   because no supernode reachable: empty overlay bootstraps (re-checked after waiting 7s)
 	// +18s now supernode
 	// +1m35s scheduled leaf
-	// +1m40s demote leaf
-	//   because surplus: ρ 0.08 ≤ 0.30, fill 0.15 ≤ 0.40 over 2 supernodes incl. self; without self ρ 0.15, fill 0.30 (re-checked after waiting 5s)
-	// +1m41s now leaf
+	// +1m45s demote leaf
+	//   because surplus: ρ 0.08 ≤ 0.30, fill 0.15 ≤ 0.40 over 2 supernodes incl. self; without self ρ 0.15, fill 0.30 (re-checked after waiting 10s)
+	// +1m46s now leaf
 	// role changes: 2 last: demote
 	// true
 }

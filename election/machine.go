@@ -59,8 +59,15 @@ type pending struct {
 	cause            cause
 	reason           string
 	scheduledAt, due time.Time
-	score            float64
-	proposed         bool
+	// Surplus demotions: turn is when the wait for weaker supernodes ends
+	// (DemoteSlot per one ranked below, at most maxRankSlots). At its turn
+	// the node re-checks and, if the surplus holds, announces it is leaving
+	// (leaving); it proposes at due, a notice period later, so the others
+	// see the flag first. Between the checks, report noise does not cancel.
+	turn     time.Time
+	leaving  bool
+	score    float64
+	proposed bool
 }
 
 // New returns a machine in RoleLeaf since now. rng supplies the jitter; pass
@@ -89,6 +96,21 @@ func New(cfg Config, now time.Time, rng *rand.Rand) (*Machine, error) {
 
 // Role returns the committed role.
 func (m *Machine) Role() Role { return m.role }
+
+// Leaving reports whether the node, a supernode, is on its way out: a
+// demotion in flight, or scheduled and no longer waiting for weaker
+// supernodes to go first. Put it in the load reports other supernodes read
+// (Demand.Leaving): they then count it as gone.
+func (m *Machine) Leaving() bool {
+	p := m.pending
+	return m.role == RoleSupernode && p != nil && p.target == RoleLeaf && (p.proposed || p.leaving)
+}
+
+// maxRankSlots caps the wait for weaker supernodes: with partial views a
+// node ranked far down would otherwise wait long for peers that may never
+// see a surplus themselves. Nodes sharing the last slot announce together
+// and each one's re-check counts the others as leaving.
+const maxRankSlots = 3
 
 // Config returns the configuration the machine runs with.
 func (m *Machine) Config() Config { return m.cfg }
@@ -332,8 +354,12 @@ func (m *Machine) evalSupernode(s snapshot) {
 		case lost:
 			p.cause = causeIneligible
 			m.propose(m.held(why("lost eligibility: %s", failing(s.criteria)), m.ineligibleSince))
+		case !p.leaving && m.now.Before(p.turn):
+			// Waiting for weaker supernodes to go first; re-checked at the turn.
 		case !s.surplus:
 			m.cancel("surplus re-checked and gone: " + s.surplusWhy.String())
+		case !p.leaving:
+			p.leaving = true // our turn: the load reports now say we leave
 		case !m.now.Before(p.due):
 			m.propose(s.surplusWhy.String())
 		}
@@ -346,8 +372,18 @@ func (m *Machine) evalSupernode(s snapshot) {
 	case lost:
 		m.schedule(RoleLeaf, causeIneligible, m.held(why("lost eligibility: %s", failing(s.criteria)), m.ineligibleSince), -1, s.score)
 	case m.sustained(m.surplusSince):
-		// The strongest supernodes wait longest, so the weakest leave first.
-		m.schedule(RoleLeaf, causeSurplus, m.held(s.surplusWhy, m.surplusSince), s.score, s.score)
+		// The weakest leave first: one DemoteSlot per staying reporter
+		// ranked below us, then the strongest wait longest within a slot.
+		reason := m.held(s.surplusWhy, m.surplusSince)
+		slots := min(s.demand.below, maxRankSlots)
+		if slots > 0 && m.cfg.DemoteSlot > 0 {
+			reason += fmt.Sprintf("; %d weaker supernode(s) go first", s.demand.below)
+		}
+		wait := time.Duration(slots) * m.cfg.DemoteSlot
+		m.scheduleAfter(RoleLeaf, causeSurplus, reason, wait, m.cfg.DemoteSlot, s.score, s.score)
+		if p := m.pending; p != nil && !p.proposed && !m.now.Before(p.turn) {
+			p.leaving = true // no one to wait for: announce at once
+		}
 	}
 }
 
@@ -358,11 +394,19 @@ func (m *Machine) held(r fmt.Stringer, since time.Time) string {
 // schedule sets a pending proposal due after frac·StaggerMax + jitter; a
 // negative frac means at once (no stagger, no jitter).
 func (m *Machine) schedule(target Role, c cause, reason string, frac, score float64) {
+	m.scheduleAfter(target, c, reason, 0, 0, frac, score)
+}
+
+// scheduleAfter is schedule with the turn after wait and the proposal a
+// notice period after the turn, before the stagger and jitter.
+func (m *Machine) scheduleAfter(target Role, c cause, reason string, wait, notice time.Duration, frac, score float64) {
 	var delay time.Duration
+	turn := m.now
 	if frac >= 0 {
-		delay = time.Duration(clamp01(frac)*float64(m.cfg.StaggerMax)) + m.jitter()
+		turn = m.now.Add(wait)
+		delay = wait + notice + time.Duration(clamp01(frac)*float64(m.cfg.StaggerMax)) + m.jitter()
 	}
-	m.pending = &pending{target: target, cause: c, reason: reason, scheduledAt: m.now, due: m.now.Add(delay), score: score}
+	m.pending = &pending{target: target, cause: c, reason: reason, scheduledAt: m.now, due: m.now.Add(delay), turn: turn, score: score}
 	if delay <= 0 {
 		m.propose(reason)
 		return

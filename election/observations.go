@@ -69,7 +69,14 @@ type Demand struct {
 	Rho float64
 	// Leaves attached now, and its capacity (> 0).
 	Leaves, MaxLeaves int
-	At                time.Time
+	// Leaving: the reporter has a demotion scheduled or in flight (its own
+	// Machine.Leaving). A supernode deciding on surplus counts it as gone:
+	// its load goes to the ones that stay, and it is not ranked.
+	Leaving bool
+	// Score: the reporter's election score in [0,1] (Status.Score); it
+	// orders surplus demotions, the weakest first.
+	Score float64
+	At    time.Time
 }
 
 // Load is the node's own load while it is a supernode, measured like the Rho
@@ -187,6 +194,9 @@ func (o Demand) check() error {
 	}
 	if err := checkLoad("Demand", o.Rho, o.Leaves, o.MaxLeaves, false); err != nil {
 		return err
+	}
+	if !(o.Score >= 0 && o.Score <= 1) { // also NaN
+		return invalid("Demand", "Score %v outside [0,1]", o.Score)
 	}
 	return checkAt("Demand", o.At)
 }

@@ -22,6 +22,9 @@ type Status struct {
 	// Score in [0,1] ranks this node among candidates (see Config.StaggerMax).
 	Score float64 `json:"score"`
 
+	// Leaving: a supernode with a demotion scheduled or in flight
+	// (Machine.Leaving), for its load reports.
+	Leaving      bool           `json:"leaving,omitempty"`
 	Pending      *PendingStatus `json:"pending"`       // null when none
 	LastDecision *Decision      `json:"last_decision"` // null before the first
 	// Failures: consecutive failed role changes; BackoffUntil: no new
@@ -36,8 +39,12 @@ type DemandStatus struct {
 	// supernode, over its peers and its own load.
 	Rho  float64 `json:"rho"`
 	Fill float64 `json:"fill"`
-	// Reporters: fresh reports from other supernodes.
+	// Reporters: fresh reports from other supernodes; Leaving: how many
+	// of them report a demotion under way; RankBelow: how many staying
+	// reporters rank below this node (they leave first on a surplus).
 	Reporters int `json:"reporters"`
+	Leaving   int `json:"leaving,omitempty"`
+	RankBelow int `json:"rank_below,omitempty"`
 	// OwnRho, OwnLeaves: own load (supernode only, when fresh).
 	OwnRho    *float64 `json:"own_rho,omitempty"`
 	OwnLeaves *int     `json:"own_leaves,omitempty"`
@@ -99,9 +106,10 @@ func (m *Machine) Status() Status {
 		Score:        s.score,
 		Failures:     m.failures,
 		BackoffUntil: m.backoffUntil,
+		Leaving:      m.Leaving(),
 	}
 	v := s.demand
-	d := DemandStatus{Reporters: v.peers, Condition: "none"}
+	d := DemandStatus{Reporters: v.peers, Leaving: v.peers - v.staying, RankBelow: v.below, Condition: "none"}
 	if v.supernodesKnown {
 		n := v.supernodes
 		d.Supernodes = &n
@@ -123,7 +131,7 @@ func (m *Machine) Status() Status {
 			d.Rho, d.Fill = v.allRho(), v.allFill()
 			rho, leaves := v.ownRho, v.ownLeaves
 			d.OwnRho, d.OwnLeaves = &rho, &leaves
-			if v.peers > 0 {
+			if v.staying > 0 {
 				pr, pf := v.projRho(), v.projFill()
 				d.ProjectedRho, d.ProjectedFill = &pr, &pf
 			}

@@ -174,6 +174,14 @@ func (l Limits) ValidateResponse(m *pb.Response) error {
 		return fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(m.Error))
 	}
 	switch b := m.Body.(type) {
+	case *pb.Response_Attach:
+		if err := ValidateLoad(b.Attach.GetLoad()); err != nil {
+			return fmt.Errorf("attach: %w", err)
+		}
+	case *pb.Response_Heartbeat:
+		if err := ValidateLoad(b.Heartbeat.GetLoad()); err != nil {
+			return fmt.Errorf("heartbeat: %w", err)
+		}
 	case *pb.Response_Lookup:
 		if b.Lookup == nil {
 			break

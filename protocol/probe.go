@@ -66,6 +66,9 @@ func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
 	if len(m.DialedAddr) > l.MaxAddrSize {
 		return nil, fmt.Errorf("%w: dialed address of %d bytes", ErrOverLimit, len(m.DialedAddr))
 	}
+	if err := ValidateLoad(m.Load); err != nil {
+		return nil, fmt.Errorf("probe response: %w", err)
+	}
 	return &m, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,35 @@ func TestStatusErrorMatchesSentinel(t *testing.T) {
 	if protocol.StatusOf(protocol.ErrBadSignature) != pb.Status_REFUSED ||
 		protocol.StatusOf(protocol.ErrOverLimit) != pb.Status_BAD_REQUEST {
 		t.Fatal("StatusOf maps wrongly")
+	}
+}
+
+func TestValidateLoad(t *testing.T) {
+	good := &pb.Load{Leaves: 3, MaxLeaves: 8, Rho: 0.2, ArrivalRate: 4, ServiceRate: 20, Score: 0.7, Leaving: true}
+	if err := protocol.ValidateLoad(good); err != nil {
+		t.Fatalf("good load refused: %v", err)
+	}
+	if err := protocol.ValidateLoad(nil); err != nil {
+		t.Fatalf("nil load refused: %v", err)
+	}
+	for name, l := range map[string]*pb.Load{
+		"NaN rho":             {Rho: math.NaN()},
+		"negative rate":       {ArrivalRate: -1},
+		"infinite service":    {ServiceRate: math.Inf(1)},
+		"score above 1":       {Score: 1.5},
+		"NaN score":           {Score: math.NaN()},
+		"leaves, no capacity": {Leaves: 2},
+	} {
+		if err := protocol.ValidateLoad(l); !errors.Is(err, protocol.ErrMalformed) {
+			t.Errorf("%s: err %v, want ErrMalformed", name, err)
+		}
+	}
+	// In a heartbeat reply the decoder refuses it.
+	b, err := proto.Marshal(&pb.Response{Body: &pb.Response_Heartbeat{Heartbeat: &pb.HeartbeatResponse{Load: &pb.Load{Score: 2}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protocol.DefaultLimits.DecodeResponse(b); !errors.Is(err, protocol.ErrMalformed) {
+		t.Errorf("heartbeat with score 2: err %v, want ErrMalformed", err)
 	}
 }

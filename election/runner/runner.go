@@ -67,6 +67,9 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
+	if cfg.Election.ID == "" {
+		cfg.Election.ID = h.ID().String() // as peers' Demand.From names us
+	}
 	m, err := election.New(cfg.Election, now, rand.New(rand.NewPCG(seed, seed^0x5eed)))
 	if err != nil {
 		return nil, err
@@ -223,18 +226,25 @@ func (r *Runner) observe(now time.Time, tick int) {
 	r.m.Tick(now)
 }
 
-// askLoads queries a few other supernodes' load in the background: the
-// demand signal between supernodes.
+// loadSample: how many other supernodes askLoads queries per round. The
+// surplus decision and the demotion order read the peers that answered
+// within ReportTTL, so a sample this size covers a testnet's supernodes and
+// ranks a node among a fair share of a large overlay's.
+const loadSample = 8
+
+// askLoads queries other supernodes' load in the background: the demand
+// signal between supernodes, their scores and Leaving flags.
 func (r *Runner) askLoads(sn *supernode.Node) {
 	peers := sn.DHT().RoutingTable().ListPeers()
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
-	peers = peers[:min(4, len(peers))]
+	peers = peers[:min(loadSample, len(peers))]
 	r.background(func(ctx context.Context) func() {
 		var obs []election.Observation
 		for _, p := range peers {
 			l, err := probe.QueryLoad(ctx, r.host, p, r.cfg.Supernode.Limits)
 			if err == nil && l != nil {
-				obs = append(obs, election.Demand{From: p.String(), Rho: l.GetRho(), Leaves: int(l.GetLeaves()), MaxLeaves: int(l.GetMaxLeaves()), At: time.Now()})
+				obs = append(obs, election.Demand{From: p.String(), Rho: l.GetRho(), Leaves: int(l.GetLeaves()), MaxLeaves: int(l.GetMaxLeaves()),
+					Leaving: l.GetLeaving(), Score: l.GetScore(), At: time.Now()})
 			}
 		}
 		return func() {
@@ -445,8 +455,10 @@ func (r *Runner) loadReport() *pb.Load {
 		return nil
 	}
 	st := sn.Stats()
+	el := r.Status()
 	return &pb.Load{Leaves: uint32(st.Leaves), MaxLeaves: uint32(st.MaxLeaves), Rho: st.Rho,
-		ArrivalRate: st.Arrival, ServiceRate: st.Service, Supernodes: uint32(st.RoutingTable + 1)}
+		ArrivalRate: st.Arrival, ServiceRate: st.Service, Supernodes: uint32(st.RoutingTable + 1),
+		Leaving: el.Leaving, Score: el.Score}
 }
 
 func (r *Runner) loadHistory(now time.Time) error {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -223,6 +225,12 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if f := os.Getenv("RUNNER_TEST_DUMP"); f != "" { // where to write every goroutine's stack
+				if w, err := os.Create(f); err == nil {
+					_ = pprof.Lookup("goroutine").WriteTo(w, 1)
+					w.Close()
+				}
+			}
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval

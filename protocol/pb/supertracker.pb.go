@@ -231,13 +231,18 @@ func (x *Announcement) GetWithdraw() bool {
 // Load is what a supernode reports about itself in every attach and
 // heartbeat reply: our X-Ultrapeer-Needed.
 type Load struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Leaves        uint32                 `protobuf:"varint,1,opt,name=leaves,proto3" json:"leaves,omitempty"`                               // leaves attached now
-	MaxLeaves     uint32                 `protobuf:"varint,2,opt,name=max_leaves,json=maxLeaves,proto3" json:"max_leaves,omitempty"`        // capacity
-	Rho           float64                `protobuf:"fixed64,3,opt,name=rho,proto3" json:"rho,omitempty"`                                    // utilisation: arrival rate / service rate
-	ArrivalRate   float64                `protobuf:"fixed64,4,opt,name=arrival_rate,json=arrivalRate,proto3" json:"arrival_rate,omitempty"` // requests per second, measured
-	ServiceRate   float64                `protobuf:"fixed64,5,opt,name=service_rate,json=serviceRate,proto3" json:"service_rate,omitempty"` // requests per second it can serve, measured
-	Supernodes    uint32                 `protobuf:"varint,6,opt,name=supernodes,proto3" json:"supernodes,omitempty"`                       // supernodes it knows (routing table + itself)
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Leaves      uint32                 `protobuf:"varint,1,opt,name=leaves,proto3" json:"leaves,omitempty"`                               // leaves attached now
+	MaxLeaves   uint32                 `protobuf:"varint,2,opt,name=max_leaves,json=maxLeaves,proto3" json:"max_leaves,omitempty"`        // capacity
+	Rho         float64                `protobuf:"fixed64,3,opt,name=rho,proto3" json:"rho,omitempty"`                                    // utilisation: arrival rate / service rate
+	ArrivalRate float64                `protobuf:"fixed64,4,opt,name=arrival_rate,json=arrivalRate,proto3" json:"arrival_rate,omitempty"` // requests per second, measured
+	ServiceRate float64                `protobuf:"fixed64,5,opt,name=service_rate,json=serviceRate,proto3" json:"service_rate,omitempty"` // requests per second it can serve, measured
+	Supernodes  uint32                 `protobuf:"varint,6,opt,name=supernodes,proto3" json:"supernodes,omitempty"`                       // supernodes it knows (routing table + itself)
+	// Election (load probes between supernodes): a demotion is under way, so
+	// peers deciding on surplus count this supernode as gone; and its
+	// election score in [0,1], which orders surplus demotions.
+	Leaving       bool    `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	Score         float64 `protobuf:"fixed64,8,opt,name=score,proto3" json:"score,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -310,6 +315,20 @@ func (x *Load) GetServiceRate() float64 {
 func (x *Load) GetSupernodes() uint32 {
 	if x != nil {
 		return x.Supernodes
+	}
+	return 0
+}
+
+func (x *Load) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
+}
+
+func (x *Load) GetScore() float64 {
+	if x != nil {
+		return x.Score
 	}
 	return 0
 }
@@ -1282,7 +1301,7 @@ const file_supertracker_proto_rawDesc = "" +
 	"\x04cids\x18\x03 \x03(\fR\x04cids\x12\x10\n" +
 	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x05 \x01(\x03R\rexpiresUnixMs\x12\x1a\n" +
-	"\bwithdraw\x18\x06 \x01(\bR\bwithdraw\"\xb5\x01\n" +
+	"\bwithdraw\x18\x06 \x01(\bR\bwithdraw\"\xe5\x01\n" +
 	"\x04Load\x12\x16\n" +
 	"\x06leaves\x18\x01 \x01(\rR\x06leaves\x12\x1d\n" +
 	"\n" +
@@ -1292,7 +1311,9 @@ const file_supertracker_proto_rawDesc = "" +
 	"\fservice_rate\x18\x05 \x01(\x01R\vserviceRate\x12\x1e\n" +
 	"\n" +
 	"supernodes\x18\x06 \x01(\rR\n" +
-	"supernodes\"\x98\x03\n" +
+	"supernodes\x12\x18\n" +
+	"\aleaving\x18\a \x01(\bR\aleaving\x12\x14\n" +
+	"\x05score\x18\b \x01(\x01R\x05score\"\x98\x03\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x128\n" +
 	"\x06attach\x18\n" +
