@@ -177,7 +177,7 @@ func LocalConfig() Config {
 	c.MinDwell = 30 * time.Second    // several role changes fit in one run, no flapping
 	c.StaggerMax = 8 * time.Second   // promotion + heartbeat take ~1–2 s locally
 	c.DemoteSlot = 5 * time.Second   // load reports every 3 s (runner.LocalConfig), plus a query
-	c.Jitter = time.Second           // splits equal scores
+	c.Jitter = 8 * time.Second       // splits equal scores: longer than a promotion takes to show in the others' demand (discovery every 5 s, a heartbeat)
 	c.Backoff = 2 * time.Second      // first retry after a failure
 	c.MaxBackoff = 30 * time.Second  // cap: stays well inside a run
 	c.ReportTTL = 5 * time.Second    // ~4 missed heartbeats at 1 s

@@ -2,6 +2,7 @@ package election
 
 import (
 	"fmt"
+	"math"
 	"maps"
 	"slices"
 )
@@ -45,7 +46,7 @@ func (m *Machine) demand() demandView {
 		}
 		v.staying++
 		v.stayingCap += r.MaxLeaves
-		if r.Score < self || (r.Score == self && m.cfg.ID != "" && r.From < m.cfg.ID) {
+		if ranksBelow(r.Score, r.From, self, m.cfg.ID) {
 			v.below++
 		}
 	}
@@ -79,6 +80,22 @@ func (v demandView) allRho() float64 {
 }
 func (v demandView) allFill() float64 {
 	return ratio(float64(v.peerLeaves+v.ownLeaves), float64(v.peerCap+v.ownCap))
+}
+
+// scoreTie: scores closer than this rank as equal and the IDs decide. A
+// reported score is as old as its report, and uptime keeps raising ours
+// meanwhile (ScoreUptime 5 min, ReportTTL 5 s: 0.008 in the local preset),
+// so two nodes of near-equal score would each see the other one below.
+const scoreTie = 0.02
+
+// ranksBelow: a peer (score, id) goes before this node (self, selfID) on
+// a surplus: a lower score, or an equal one (within scoreTie) and a lower
+// ID. Without selfID, equal scores rank neither way.
+func ranksBelow(score float64, id string, self float64, selfID string) bool {
+	if math.Abs(score-self) >= scoreTie {
+		return score < self
+	}
+	return selfID != "" && id < selfID
 }
 
 // After we leave, and every peer that reports Leaving: the arrivals and

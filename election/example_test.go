@@ -66,13 +66,13 @@ func Example() {
 	fmt.Println(errors.Is(err, election.ErrNoProposal))
 	// Output:
 	// +10s scheduled supernode
-	// +17s promote supernode
-	//   because no supernode reachable: empty overlay bootstraps (re-checked after waiting 7s)
-	// +18s now supernode
+	// +22s promote supernode
+	//   because no supernode reachable: empty overlay bootstraps (re-checked after waiting 12s)
+	// +23s now supernode
 	// +1m35s scheduled leaf
-	// +1m45s demote leaf
-	//   because surplus: ρ 0.08 ≤ 0.30, fill 0.15 ≤ 0.40 over 2 supernodes incl. self; without self ρ 0.15, fill 0.30 (re-checked after waiting 10s)
-	// +1m46s now leaf
+	// +1m49s demote leaf
+	//   because surplus: ρ 0.08 ≤ 0.30, fill 0.15 ≤ 0.40 over 2 supernodes incl. self; without self ρ 0.15, fill 0.30 (re-checked after waiting 14s)
+	// +1m50s now leaf
 	// role changes: 2 last: demote
 	// true
 }

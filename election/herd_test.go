@@ -229,3 +229,15 @@ func TestDemoteSlotOrdersByScoreThenID(t *testing.T) {
 		})
 	}
 }
+
+// TestRanksBelowIsAnOrder: two nodes never both see the other one below
+// them, even when their scores differ by report staleness alone.
+func TestRanksBelowIsAnOrder(t *testing.T) {
+	for _, c := range []struct{ a, b float64 }{{0.5, 0.5}, {0.5, 0.505}, {0.5, 0.519}, {0.5, 0.52}, {0.1, 0.9}} {
+		ab := ranksBelow(c.a, "A", c.b, "B") // A below B, in B's view
+		ba := ranksBelow(c.b, "B", c.a, "A") // B below A, in A's view
+		if ab == ba {
+			t.Errorf("scores %v (A) and %v (B): A below B %v, B below A %v", c.a, c.b, ab, ba)
+		}
+	}
+}
