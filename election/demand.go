@@ -2,8 +2,8 @@ package election
 
 import (
 	"fmt"
-	"math"
 	"maps"
+	"math"
 	"slices"
 )
 
