@@ -28,7 +28,15 @@
 // No flapping: separate promote and demote thresholds, MinDwell in each role,
 // and staggering. A candidate waits (1−score)·StaggerMax + jitter (score
 // ranks uptime and bandwidth), then re-checks: if the supernodes promoted
-// meanwhile absorbed the demand, it cancels. A failed role change backs off
+// meanwhile absorbed the demand, it cancels. Surplus demotions go in order,
+// the weakest first: supernodes put their score and a Leaving flag in the
+// load reports they exchange (Demand.Score, Demand.Leaving; answer with
+// Status().Score and Machine.Leaving). A supernode waits DemoteSlot per
+// staying peer ranked below it (at most three), then re-checks, flags itself
+// Leaving, and proposes a slot later after re-checking again; its surplus
+// projection spreads the load of every peer flagged Leaving over the ones
+// that stay. So supernodes of equal score do not all leave at once, each
+// counting only its own departure. A failed role change backs off
 // exponentially from Backoff to MaxBackoff.
 //
 // # Driving the machine

@@ -320,7 +320,9 @@ func (a *Agent) refused(c *snClient, err error) {
 	a.mu.Lock()
 	backoff := 10 * a.cfg.HeartbeatInterval
 	if errors.Is(err, multistream.ErrNotSupported[libp2pprotocol.ID]{}) {
-		backoff = 20 * a.cfg.HeartbeatInterval // not a supernode (yet)
+		// Not a supernode (yet): when every supernode failed, the peers
+		// met are where new ones get elected, so ask again soon.
+		backoff = 5 * a.cfg.HeartbeatInterval
 	}
 	a.failedUntil[c.info.ID] = a.now().Add(backoff)
 	a.mu.Unlock()

@@ -776,7 +776,7 @@ func TestEndToEndNodeElection(t *testing.T) {
 		elected := o.waitFor(60*time.Second, "a new supernode", func() bool { return o.supernodes() > 0 }, nil)
 		o.report("scenario 3, first new supernode", o.mustStatuses())
 		var why string
-		o.waitFor(90*time.Second, "every lookup to recover", func() bool {
+		o.waitFor(150*time.Second, "every lookup to recover", func() bool {
 			sts, err := o.statuses()
 			if err != nil {
 				why = err.Error()
