@@ -17,6 +17,9 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -p 1 -timeout 25m ./...
+	# The in-process election scenarios at full size (30 + 24 nodes) and
+	# with their timing bounds, which the race detector's slowdown distorts.
+	$(GO) test -count=1 -timeout 10m -run 'TestElection' ./election/runner/
 
 # A local overlay of real processes, driven, measured and stopped.
 testnet: build

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,6 +22,24 @@ func (o *overlay) report(stage string) (supers, leaves, sessions int) {
 	}
 	o.t.Logf("%s: %d supernodes, %d leaves, %d sessions, %d role changes", stage, supers, leaves, sessions, o.roleChanges())
 	return
+}
+
+// dump logs every live node's role, attachment and election state: what a
+// failed wait needs to be understood.
+func (o *overlay) dump() {
+	for _, n := range o.live() {
+		st := n.r.Status()
+		rt := -1
+		if sn := n.r.Supernode(); sn != nil {
+			rt = sn.DHT().RoutingTable().Size()
+		}
+		pending := "-"
+		if p := st.Pending; p != nil {
+			pending = fmt.Sprintf("%s proposed=%v due %s", p.Target, p.Proposed, p.Due.Format("15:04:05.000"))
+		}
+		o.t.Logf("  %s capped=%v role=%s rt=%d primary=%s known=%d seen=%d eligible=%v pending=%s demand=%s",
+			n.h.ID().ShortString(), n.capped, st.Role, rt, n.r.Agent().Primary().ShortString(), len(n.r.Agent().Supernodes()), len(n.r.Agent().Seen()), st.Eligible, pending, st.Demand.Detail)
+	}
 }
 
 // checkConverged asserts the election's outcome: every supernode eligible,
@@ -132,8 +151,16 @@ func TestElectionFollowsDemand(t *testing.T) {
 	worst, which := w.finish(o)
 	refresh := recordTTL / 3
 	t.Logf("longest time any live node's record was unfindable: %s (%s); refresh interval %s; %d lookups", worst, which, refresh, w.lookups)
-	if worst > refresh {
-		t.Errorf("record %s unfindable for %s > one refresh interval %s", which, worst, refresh)
+	bound := refresh
+	if raceEnabled {
+		// The race detector slows every host 5–10×: heartbeats, failovers
+		// and the watcher's 2 s lookup rounds stretch with it. The bound
+		// of the issue (one refresh interval) is asserted by the run
+		// without it, which `make test` makes too.
+		bound = 2 * refresh
+	}
+	if worst > bound {
+		t.Errorf("record %s unfindable for %s > %s (one refresh interval %s)", which, worst, bound, refresh)
 	}
 }
 
@@ -159,7 +186,12 @@ func TestElectionRecoversFromLosingEverySupernode(t *testing.T) {
 		return false
 	})
 	// Lookups recover: every live node's object is found from a live leaf.
-	waitFor(t, 90*time.Second, "lookups to recover", func() bool {
+	defer func() {
+		if t.Failed() {
+			o.dump()
+		}
+	}()
+	waitFor(t, 150*time.Second, "lookups to recover", func() bool {
 		var from []*node
 		for _, n := range o.live() {
 			if n.r.Role() == election.RoleLeaf && n.r.Agent().Primary() != "" {
