@@ -326,6 +326,7 @@ func (a *Agent) refused(c *snClient, err error) {
 	}
 	a.failedUntil[c.info.ID] = a.now().Add(backoff)
 	a.mu.Unlock()
+	a.cfg.Logger.Debug("attach refused", "peer", c.info.ID, "err", err, "retry_in", backoff)
 	c.close()
 }
 

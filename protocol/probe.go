@@ -69,6 +69,14 @@ func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
 	if err := ValidateLoad(m.Load); err != nil {
 		return nil, fmt.Errorf("probe response: %w", err)
 	}
+	if len(m.Supernodes) > l.MaxSupernodeResults {
+		return nil, fmt.Errorf("%w: %d supernodes (max %d)", ErrOverLimit, len(m.Supernodes), l.MaxSupernodeResults)
+	}
+	for i, p := range m.Supernodes {
+		if _, err := l.PeerFromPB(p); err != nil {
+			return nil, fmt.Errorf("probe response: supernode %d: %w", i, err)
+		}
+	}
 	return &m, nil
 }
 

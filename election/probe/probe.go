@@ -33,14 +33,17 @@ type Server struct {
 	h      host.Host
 	limits protocol.Limits
 	load   func() *pb.Load
+	try    func() []peer.AddrInfo
 	wg     sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-// NewServer serves ProbeProtocol on h. load may return nil (a leaf).
-func NewServer(h host.Host, limits protocol.Limits, load func() *pb.Load) *Server {
-	s := &Server{h: h, limits: limits, load: load}
+// NewServer serves ProbeProtocol on h. load may return nil (a leaf); try,
+// if set, lists the supernodes this node knows for load answers (at most
+// limits.MaxSupernodeResults are sent).
+func NewServer(h host.Host, limits protocol.Limits, load func() *pb.Load, try func() []peer.AddrInfo) *Server {
+	s := &Server{h: h, limits: limits, load: load, try: try}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(protocol.ProbeProtocol, s.handle)
 	return s
@@ -82,6 +85,16 @@ func (s *Server) handle(st network.Stream) {
 	case req.GetLoad() != nil:
 		if s.load != nil {
 			resp.Load = s.load()
+		}
+		if s.try != nil {
+			for _, ai := range s.try() {
+				if len(resp.Supernodes) == s.limits.MaxSupernodeResults {
+					break
+				}
+				if len(ai.Addrs) > 0 {
+					resp.Supernodes = append(resp.Supernodes, s.limits.PeerToPB(ai))
+				}
+			}
 		}
 	}
 	if err := protocol.WriteMsg(st, resp); err != nil {
@@ -244,9 +257,22 @@ func DialBack(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limit
 
 // QueryLoad asks p for its load (nil if p is not a supernode).
 func QueryLoad(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits) (*pb.Load, error) {
+	l, _, err := QueryLoadAndSupernodes(ctx, h, p, limits)
+	return l, err
+}
+
+// QueryLoadAndSupernodes asks p for its load (nil if p is not a supernode)
+// and the supernodes it knows (validated).
+func QueryLoadAndSupernodes(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits) (*pb.Load, []peer.AddrInfo, error) {
 	resp, err := call(ctx, h, p, limits, &pb.ProbeRequest{Body: &pb.ProbeRequest_Load{Load: &pb.LoadRequest{}}}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("probe: load of %s: %w", p, err)
+		return nil, nil, fmt.Errorf("probe: load of %s: %w", p, err)
 	}
-	return resp.Load, nil
+	var try []peer.AddrInfo
+	for _, sp := range resp.Supernodes {
+		if ai, err := limits.PeerFromPB(sp); err == nil { // validated by the decoder
+			try = append(try, ai)
+		}
+	}
+	return resp.Load, try, nil
 }

@@ -41,7 +41,7 @@ func newHost(t *testing.T, opts ...libp2p.Option) host.Host {
 
 func pair(t *testing.T, opts ...libp2p.Option) (client, server host.Host) {
 	client, server = newHost(t, opts...), newHost(t)
-	s := probe.NewServer(server, protocol.DefaultLimits, func() *pb.Load { return &pb.Load{Leaves: 3, MaxLeaves: 10, Rho: 0.25} })
+	s := probe.NewServer(server, protocol.DefaultLimits, func() *pb.Load { return &pb.Load{Leaves: 3, MaxLeaves: 10, Rho: 0.25} }, nil)
 	t.Cleanup(s.Close)
 	if err := client.Connect(t.Context(), peer.AddrInfo{ID: server.ID(), Addrs: server.Addrs()}); err != nil {
 		t.Fatal(err)
@@ -94,5 +94,26 @@ func TestQueryLoad(t *testing.T) {
 	}
 	if l.GetLeaves() != 3 || l.GetMaxLeaves() != 10 || l.GetRho() != 0.25 {
 		t.Fatalf("load %+v", l)
+	}
+}
+
+// A leaf answers a load query with no load but the supernodes it knows
+// (X-Try-Ultrapeers); addressless entries are left out.
+func TestQueryLoadAndSupernodes(t *testing.T) {
+	client, server := newHost(t), newHost(t)
+	sn := newHost(t)
+	s := probe.NewServer(server, protocol.DefaultLimits, func() *pb.Load { return nil }, func() []peer.AddrInfo {
+		return []peer.AddrInfo{{ID: sn.ID(), Addrs: sn.Addrs()}, {ID: client.ID()}}
+	})
+	t.Cleanup(s.Close)
+	if err := client.Connect(t.Context(), peer.AddrInfo{ID: server.ID(), Addrs: server.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	l, try, err := probe.QueryLoadAndSupernodes(t.Context(), client, server.ID(), protocol.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l != nil || len(try) != 1 || try[0].ID != sn.ID() || len(try[0].Addrs) == 0 {
+		t.Fatalf("load %v, supernodes %v: want no load and %s with its addresses", l, try, sn.ID())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -44,6 +45,7 @@ type Runner struct {
 	mu          sync.Mutex
 	sn          *supernode.Node // non-nil while a supernode
 	changing    bool
+	asking      atomic.Bool // askForSupernodes in flight
 	status      election.Status
 	roleChanges int
 	lastProbe   time.Time
@@ -80,7 +82,7 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r.agent = agent
-	r.probe = probe.NewServer(h, cfg.Supernode.Limits, r.loadReport)
+	r.probe = probe.NewServer(h, cfg.Supernode.Limits, r.loadReport, r.trySupernodes)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.ForceRole == ForceSupernode {
 		if err := r.promote(); err != nil {
@@ -192,6 +194,9 @@ func (r *Runner) observe(now time.Time, tick int) {
 	r.step(election.Resources{CPU: r.cpu.free(), Mem: memFree(), At: now})
 	sn := r.Supernode()
 	if sn == nil {
+		if tick%2 == 0 && r.agent.Primary() == "" {
+			r.askForSupernodes() // orphaned: every supernode we knew failed
+		}
 		loads := r.agent.Loads()
 		for _, l := range loads {
 			r.step(election.Demand{From: l.Peer.String(), Rho: l.Rho, Leaves: l.Leaves, MaxLeaves: l.MaxLeaves, At: now})
@@ -446,6 +451,49 @@ func (r *Runner) demote() error {
 	r.sn = nil
 	r.mu.Unlock()
 	return sn.Close()
+}
+
+// trySupernodes answers load probes with the supernodes this node knows:
+// itself and its DHT peers while a supernode, else the ones it is attached
+// to or learned of (X-Try-Ultrapeers).
+func (r *Runner) trySupernodes() []peer.AddrInfo {
+	if sn := r.Supernode(); sn != nil {
+		return sn.Supernodes(16)
+	}
+	return r.agent.Supernodes()
+}
+
+// askForSupernodes asks a few peers met for the supernodes they know: how a
+// leaf whose supernodes all failed finds the ones elected since, when they
+// are not among the peers it met.
+func (r *Runner) askForSupernodes() {
+	if !r.asking.CompareAndSwap(false, true) {
+		return // one round at a time
+	}
+	seen := r.agent.Seen()
+	rand.Shuffle(len(seen), func(i, j int) { seen[i], seen[j] = seen[j], seen[i] })
+	seen = seen[:min(4, len(seen))]
+	r.background(func(ctx context.Context) func() {
+		var found []peer.AddrInfo
+		for _, p := range seen {
+			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			l, try, err := probe.QueryLoadAndSupernodes(qctx, r.host, p.ID, r.cfg.Supernode.Limits)
+			cancel()
+			if err != nil {
+				continue
+			}
+			if l != nil { // p is a supernode itself
+				found = append(found, p)
+			}
+			found = append(found, try...)
+		}
+		if len(found) > 0 {
+			r.agent.AddSupernodes(found...)
+			r.cfg.Logger.Debug("supernodes learned from peers met", "count", len(found))
+		}
+		r.asking.Store(false)
+		return func() {}
+	})
 }
 
 // loadReport answers load probes: the supernode's load, nil while a leaf.

@@ -260,14 +260,19 @@ func (*LoadRequest) Descriptor() ([]byte, []int) {
 }
 
 type ProbeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        Status                 `protobuf:"varint,1,opt,name=status,proto3,enum=supertracker.v1.Status" json:"status,omitempty"`
-	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	Bytes         uint64                 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`                            // bandwidth: bytes the receiver got
-	ElapsedUs     int64                  `protobuf:"varint,4,opt,name=elapsed_us,json=elapsedUs,proto3" json:"elapsed_us,omitempty"`   // bandwidth: first to last byte, receiver's clock
-	Reachable     bool                   `protobuf:"varint,5,opt,name=reachable,proto3" json:"reachable,omitempty"`                    // dial-back: a libp2p listener answered
-	DialedAddr    []byte                 `protobuf:"bytes,6,opt,name=dialed_addr,json=dialedAddr,proto3" json:"dialed_addr,omitempty"` // dial-back: the address that answered
-	Load          *Load                  `protobuf:"bytes,7,opt,name=load,proto3" json:"load,omitempty"`                               // load: the receiver's load (nil if a leaf)
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Status     Status                 `protobuf:"varint,1,opt,name=status,proto3,enum=supertracker.v1.Status" json:"status,omitempty"`
+	Error      string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Bytes      uint64                 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`                            // bandwidth: bytes the receiver got
+	ElapsedUs  int64                  `protobuf:"varint,4,opt,name=elapsed_us,json=elapsedUs,proto3" json:"elapsed_us,omitempty"`   // bandwidth: first to last byte, receiver's clock
+	Reachable  bool                   `protobuf:"varint,5,opt,name=reachable,proto3" json:"reachable,omitempty"`                    // dial-back: a libp2p listener answered
+	DialedAddr []byte                 `protobuf:"bytes,6,opt,name=dialed_addr,json=dialedAddr,proto3" json:"dialed_addr,omitempty"` // dial-back: the address that answered
+	Load       *Load                  `protobuf:"bytes,7,opt,name=load,proto3" json:"load,omitempty"`                               // load: the receiver's load (nil if a leaf)
+	// load: supernodes the receiver knows (itself first if it is one, then
+	// the ones it is attached to or peers with): Gnutella's
+	// X-Try-Ultrapeers, so a leaf whose supernodes all failed can find the
+	// ones elected since through any peer it met.
+	Supernodes    []*Peer `protobuf:"bytes,8,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -351,6 +356,13 @@ func (x *ProbeResponse) GetLoad() *Load {
 	return nil
 }
 
+func (x *ProbeResponse) GetSupernodes() []*Peer {
+	if x != nil {
+		return x.Supernodes
+	}
+	return nil
+}
+
 var File_probe_proto protoreflect.FileDescriptor
 
 const file_probe_proto_rawDesc = "" +
@@ -367,7 +379,7 @@ const file_probe_proto_rawDesc = "" +
 	"durationMs\"'\n" +
 	"\x0fDialBackRequest\x12\x14\n" +
 	"\x05addrs\x18\x01 \x03(\fR\x05addrs\"\r\n" +
-	"\vLoadRequest\"\xf5\x01\n" +
+	"\vLoadRequest\"\xac\x02\n" +
 	"\rProbeResponse\x12/\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x17.supertracker.v1.StatusR\x06status\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x14\n" +
@@ -377,7 +389,10 @@ const file_probe_proto_rawDesc = "" +
 	"\treachable\x18\x05 \x01(\bR\treachable\x12\x1f\n" +
 	"\vdialed_addr\x18\x06 \x01(\fR\n" +
 	"dialedAddr\x12)\n" +
-	"\x04load\x18\a \x01(\v2\x15.supertracker.v1.LoadR\x04loadB2Z0github.com/supertracker/supertracker/protocol/pbb\x06proto3"
+	"\x04load\x18\a \x01(\v2\x15.supertracker.v1.LoadR\x04load\x125\n" +
+	"\n" +
+	"supernodes\x18\b \x03(\v2\x15.supertracker.v1.PeerR\n" +
+	"supernodesB2Z0github.com/supertracker/supertracker/protocol/pbb\x06proto3"
 
 var (
 	file_probe_proto_rawDescOnce sync.Once
@@ -400,6 +415,7 @@ var file_probe_proto_goTypes = []any{
 	(*ProbeResponse)(nil),   // 4: supertracker.v1.ProbeResponse
 	(Status)(0),             // 5: supertracker.v1.Status
 	(*Load)(nil),            // 6: supertracker.v1.Load
+	(*Peer)(nil),            // 7: supertracker.v1.Peer
 }
 var file_probe_proto_depIdxs = []int32{
 	1, // 0: supertracker.v1.ProbeRequest.bandwidth:type_name -> supertracker.v1.BandwidthProbe
@@ -407,11 +423,12 @@ var file_probe_proto_depIdxs = []int32{
 	3, // 2: supertracker.v1.ProbeRequest.load:type_name -> supertracker.v1.LoadRequest
 	5, // 3: supertracker.v1.ProbeResponse.status:type_name -> supertracker.v1.Status
 	6, // 4: supertracker.v1.ProbeResponse.load:type_name -> supertracker.v1.Load
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7, // 5: supertracker.v1.ProbeResponse.supernodes:type_name -> supertracker.v1.Peer
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_probe_proto_init() }
