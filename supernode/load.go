@@ -47,6 +47,10 @@ func (m *loadMeter) roll(now time.Time) {
 	s := loadSample{}
 	if m.n > 0 {
 		s.Arrival = float64(m.n) / elapsed.Seconds()
+	}
+	if m.busy > 0 {
+		// Only DHT RPCs (recorded as costing nothing) leave μ unmeasured
+		// and ρ zero, rather than μ infinite.
 		s.Service = float64(m.n) / m.busy.Seconds()
 		s.Rho = s.Arrival / s.Service
 	}

@@ -1,6 +1,7 @@
 package supernode
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -24,5 +25,25 @@ func TestSessionsPrimaryTakesABackupsPlace(t *testing.T) {
 	}
 	if s.attach(peer.ID("e"), true, 2, now) {
 		t.Fatal("a primary evicted another leaf's primary")
+	}
+}
+
+// A window of only zero-cost requests (DHT RPCs) leaves μ unmeasured: a
+// finite load report (peers refuse an infinite service rate).
+func TestLoadMeterZeroCostRequests(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	m := newLoadMeter(time.Second, t0)
+	for i := range 10 {
+		m.observe(0, t0.Add(time.Duration(i)*50*time.Millisecond))
+	}
+	s := m.sample(t0.Add(1100 * time.Millisecond))
+	if s.Arrival <= 0 || s.Service != 0 || s.Rho != 0 {
+		t.Fatalf("sample %+v: want an arrival rate, μ unmeasured (0), ρ 0", s)
+	}
+	m.observe(10*time.Millisecond, t0.Add(1200*time.Millisecond))
+	m.observe(10*time.Millisecond, t0.Add(1300*time.Millisecond))
+	s = m.sample(t0.Add(2200 * time.Millisecond))
+	if s.Service != 100 || s.Rho <= 0 || math.IsInf(s.Rho, 0) {
+		t.Fatalf("sample %+v: want μ = 100/s and a finite ρ", s)
 	}
 }

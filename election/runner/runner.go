@@ -247,6 +247,9 @@ func (r *Runner) askLoads(sn *supernode.Node) {
 		var obs []election.Observation
 		for _, p := range peers {
 			l, err := probe.QueryLoad(ctx, r.host, p, r.cfg.Supernode.Limits)
+			if err != nil {
+				r.cfg.Logger.Debug("load query failed", "peer", p, "err", err)
+			}
 			if err == nil && l != nil {
 				obs = append(obs, election.Demand{From: p.String(), Rho: l.GetRho(), Leaves: int(l.GetLeaves()), MaxLeaves: int(l.GetMaxLeaves()),
 					Leaving: l.GetLeaving(), Score: l.GetScore(), At: time.Now()})
