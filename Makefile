@@ -14,11 +14,12 @@ build:
 # One package at a time (-p 1): the multi-node packages each load both cores,
 # and their timing-based properties (failover, refresh) are measured, not
 # assumed, so they must not starve each other.
+# go vet, every test with the race detector, then the in-process election
+# scenarios at full size (30 + 24 nodes) and with their timing bounds, which
+# the race detector's slowdown distorts.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -p 1 -timeout 25m ./...
-	# The in-process election scenarios at full size (30 + 24 nodes) and
-	# with their timing bounds, which the race detector's slowdown distorts.
 	$(GO) test -count=1 -timeout 10m -run 'TestElection' ./election/runner/
 
 # A local overlay of real processes, driven, measured and stopped.
