@@ -13,10 +13,9 @@ build:
 # and end-to-end tests that run the real binary as processes on 127.0.0.x).
 # One package at a time (-p 1): the multi-node packages each load both cores,
 # and their timing-based properties (failover, refresh) are measured, not
-# assumed, so they must not starve each other.
-# go vet, every test with the race detector, then the in-process election
-# scenarios at full size (30 + 24 nodes) and with their timing bounds, which
-# the race detector's slowdown distorts.
+# assumed, so they must not starve each other. Then the in-process election
+# scenarios again at full size (30 + 24 nodes) without the race detector,
+# whose slowdown distorts their timing bounds.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -p 1 -timeout 25m ./...
