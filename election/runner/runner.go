@@ -463,7 +463,8 @@ func (r *Runner) trySupernodes() []peer.AddrInfo {
 	if sn := r.Supernode(); sn != nil {
 		return sn.Supernodes(16)
 	}
-	return r.agent.Supernodes()
+	ss := r.agent.Supernodes()
+	return ss[:min(len(ss), 16)]
 }
 
 // askForSupernodes asks a few peers met for the supernodes they know: how a
