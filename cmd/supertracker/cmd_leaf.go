@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/supertracker/supertracker/leaf"
+	"github.com/supertracker/supertracker/protocol/identity"
 )
 
 type leafOpts struct {
@@ -48,15 +48,7 @@ supernodes and exits 0.`, stderr)
 }
 
 func runLeaf(args []string, stdout, stderr io.Writer) int {
-	fs, o := leafFlags(stderr)
-	if code, done := fs.parse(args, stderr); done {
-		return code
-	}
-	if err := leafMain(stdout, stderr, o); err != nil {
-		fmt.Fprintln(stderr, "supertracker leaf:", err)
-		return 2
-	}
-	return 0
+	return runDaemon("leaf", args, stdout, stderr, leafFlags, leafMain)
 }
 
 func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
@@ -85,7 +77,7 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	key, err := loadIdentity(*o.data)
+	key, err := identity.Load(*o.data)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/supertracker/supertracker/election/runner"
+	"github.com/supertracker/supertracker/protocol/identity"
 )
 
 type nodeOpts struct {
@@ -83,15 +84,7 @@ below overrides the preset.`, stderr)
 }
 
 func runNode(args []string, stdout, stderr io.Writer) int {
-	fs, o := nodeFlags(stderr)
-	if code, done := fs.parse(args, stderr); done {
-		return code
-	}
-	if err := nodeMain(stdout, stderr, o); err != nil {
-		fmt.Fprintln(stderr, "supertracker node:", err)
-		return 2
-	}
-	return 0
+	return runDaemon("node", args, stdout, stderr, nodeFlags, nodeMain)
 }
 
 func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
@@ -173,7 +166,7 @@ func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	key, err := loadIdentity(*o.data)
+	key, err := identity.Load(*o.data)
 	if err != nil {
 		return err
 	}

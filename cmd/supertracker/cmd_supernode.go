@@ -2,13 +2,13 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/supertracker/supertracker/protocol/identity"
 	"github.com/supertracker/supertracker/supernode"
 )
 
@@ -65,15 +65,7 @@ With --api it also serves the status page (/), /metrics and /healthz.`, stderr)
 }
 
 func runSupernode(args []string, stdout, stderr io.Writer) int {
-	fs, o := supernodeFlags(stderr)
-	if code, done := fs.parse(args, stderr); done {
-		return code
-	}
-	if err := supernodeMain(stdout, stderr, o); err != nil {
-		fmt.Fprintln(stderr, "supertracker supernode:", err)
-		return 2
-	}
-	return 0
+	return runDaemon("supernode", args, stdout, stderr, supernodeFlags, supernodeMain)
 }
 
 func supernodeMain(stdout, stderr io.Writer, o *supernodeOpts) error {
@@ -105,7 +97,7 @@ func supernodeMain(stdout, stderr io.Writer, o *supernodeOpts) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	key, err := loadIdentity(*o.data)
+	key, err := identity.Load(*o.data)
 	if err != nil {
 		return err
 	}

@@ -428,3 +428,20 @@ func byteRate(v any) error {
 	}
 	return nil
 }
+
+// runDaemon parses a long-running command's flags (config file and
+// environment included) and runs it: exit 0 when it stops cleanly, 2 with
+// "supertracker NAME: error" when it fails, the parser's code for --help or
+// a bad flag.
+func runDaemon[O any](name string, args []string, stdout, stderr io.Writer,
+	flags func(io.Writer) (*cmdFlags, O), run func(stdout, stderr io.Writer, o O) error) int {
+	fs, o := flags(stderr)
+	if code, done := fs.parse(args, stderr); done {
+		return code
+	}
+	if err := run(stdout, stderr, o); err != nil {
+		fmt.Fprintln(stderr, "supertracker "+name+":", err)
+		return 2
+	}
+	return 0
+}

@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -27,9 +24,6 @@ import (
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	ma "github.com/multiformats/go-multiaddr"
 )
-
-// identityFile holds the node's libp2p private key in its data dir.
-const identityFile = "identity.key"
 
 // newFlagSet returns a flag set that prints its usage to stderr and errors
 // instead of exiting.
@@ -74,41 +68,6 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 		_ = golog.SetLogLevel("basichost", "fatal")
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// loadIdentity reads the node's key from dir, creating it on first use.
-func loadIdentity(dir string) (crypto.PrivKey, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	path := filepath.Join(dir, identityFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		raw, err := crypto.MarshalPrivateKey(k)
-		if err != nil {
-			return nil, err
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-			return nil, fmt.Errorf("writing identity: %w", err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return nil, fmt.Errorf("writing identity: %w", err)
-		}
-		return k, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading identity: %w", err)
-	}
-	k, err := crypto.UnmarshalPrivateKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a libp2p private key: %w", path, err)
-	}
-	return k, nil
 }
 
 // parseListen parses comma-separated listen multiaddrs.

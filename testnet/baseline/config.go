@@ -40,10 +40,10 @@ const (
 
 // Files a helper node keeps in its data directory.
 const (
-	OpsFile      = "ops.jsonl"        // one line per announce / lookup / refresh
-	ObjectsFile  = "objects.json"     // what the node holds (survives restarts)
-	PIDsFile     = "opentracker.pids" // every opentracker PID started, one per line
-	IdentityFile = "identity.key"     // flatdht: libp2p private key
+	OpsFile     = "ops.jsonl"        // one line per announce / lookup / refresh
+	ObjectsFile = "objects.json"     // what the node holds (survives restarts)
+	PIDsFile    = "opentracker.pids" // every opentracker PID started, one per line
+	// flatdht: the libp2p key, identity.File (package protocol/identity)
 )
 
 // Server is one tracker of the server design.

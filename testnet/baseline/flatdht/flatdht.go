@@ -6,12 +6,9 @@ package flatdht
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -31,6 +27,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/supertracker/supertracker/protocol/httpapi"
+	"github.com/supertracker/supertracker/protocol/identity"
 	"github.com/supertracker/supertracker/testnet/baseline"
 )
 
@@ -51,29 +48,6 @@ type Backend struct {
 // New returns the backend; Start does the work.
 func New(cfg *baseline.Config) (*Backend, error) { return &Backend{cfg: cfg}, nil }
 
-func loadIdentity(dir string) (crypto.PrivKey, error) {
-	path := filepath.Join(dir, baseline.IdentityFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		raw, err := crypto.MarshalPrivateKey(k)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path+".tmp", raw, 0o600); err != nil {
-			return nil, err
-		}
-		return k, os.Rename(path+".tmp", path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return crypto.UnmarshalPrivateKey(b)
-}
-
 // Start starts the libp2p host and the kad-dht server, connects to the
 // bootstrap peers it was given (bounded) and bootstraps the routing table.
 func (b *Backend) Start(ctx context.Context, n *baseline.Node) error {
@@ -83,7 +57,7 @@ func (b *Backend) Start(ctx context.Context, n *baseline.Node) error {
 		_ = golog.SetLogLevel("net/identify", "fatal")
 		_ = golog.SetLogLevel("basichost", "fatal")
 	}
-	key, err := loadIdentity(n.DataDir)
+	key, err := identity.Load(n.DataDir)
 	if err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
