@@ -50,6 +50,17 @@ func TestProvideFind(t *testing.T) {
 		nodes = append(nodes, b)
 		addrs = append(addrs, b.Addrs()...)
 	}
+	// kad-dht adds a connected peer to its routing table only after
+	// identify shows it speaks the DHT protocol: wait for complete tables.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, b := range nodes {
+		for b.d.RoutingTable().Size() < len(nodes)-1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("routing table of %s holds %d peers after 10 s", b.PeerID(), b.d.RoutingTable().Size())
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
 	obj := workload.ObjectCID(5)
 	if _, err := nodes[0].Announce(ctx, []cid.Cid{obj}); err != nil {
 		t.Fatal(err)
