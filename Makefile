@@ -4,7 +4,7 @@ BIN     := bin/supertracker
 OUT     ?= testnet-out
 PREFIX  ?= /usr/local
 
-.PHONY: build test testnet fuzz figures install clean
+.PHONY: build test testnet fuzz figures install clean proto
 
 build:
 	$(GO) build -o $(BIN) ./cmd/supertracker
@@ -50,3 +50,10 @@ clean:
 SWEEP_FLAGS ?=
 figures: build
 	$(GO) run ./testnet/sweep/cmd/sweep --binary $(BIN) --work $(OUT)/sweep --out docs/figures --md docs/results.md $(SWEEP_FLAGS)
+
+# Regenerate protocol/pb from its .proto files (protoc 3.21 from Debian's
+# protobuf-compiler; protoc-gen-go v1.36.12: go install
+# google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12).
+proto:
+	cd protocol/pb && PATH="$$PATH:$$(go env GOPATH)/bin" protoc -I. --go_out=. --go_opt=paths=source_relative supertracker.proto probe.proto
+	cd protocol && PATH="$$PATH:$$(go env GOPATH)/bin" protoc -I. --go_out=. --go_opt=paths=source_relative pb/bt.proto

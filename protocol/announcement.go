@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -20,21 +21,23 @@ import (
 const AnnouncementDomain = "supertracker-announcement"
 
 // AnnouncementPayloadType is the envelope payload type of an Announcement.
-var AnnouncementPayloadType = []byte("/supertracker/announcement/1")
+// Version 2 signs the Merkle root of the CIDs instead of the CIDs.
+var AnnouncementPayloadType = []byte("/supertracker/announcement/2")
 
 // Announcement is what a leaf signs: "peer P, reachable at Addrs, holds (or,
-// with Withdraw, no longer holds) CIDs, until Expires". Seq orders a leaf's
-// announcements. It implements libp2p's record.Record so it travels in a
-// signed record envelope (record.Seal / record.ConsumeTypedEnvelope).
+// with Withdraw, no longer holds) the Count CIDs whose RFC 6962 tree hash is
+// Root, until Expires". Seq orders a leaf's announcements. It implements
+// libp2p's record.Record so it travels in a signed record envelope.
 type Announcement struct {
 	Peer     peer.ID
 	Addrs    []ma.Multiaddr
-	CIDs     []cid.Cid
 	Seq      uint64
 	Expires  time.Time
 	Withdraw bool
+	Root     []byte
+	Count    int
 
-	// limits used by UnmarshalRecord; zero means DefaultLimits.
+	// limits used by UnmarshalRecord; nil means DefaultLimits.
 	limits *Limits
 }
 
@@ -53,12 +56,11 @@ func (a *Announcement) MarshalRecord() ([]byte, error) {
 		Seq:           a.Seq,
 		ExpiresUnixMs: a.Expires.UnixMilli(),
 		Withdraw:      a.Withdraw,
+		CidsRoot:      a.Root,
+		CidCount:      uint32(a.Count),
 	}
 	for _, ad := range a.Addrs {
 		m.Addrs = append(m.Addrs, ad.Bytes())
-	}
-	for _, c := range a.CIDs {
-		m.Cids = append(m.Cids, c.Bytes())
 	}
 	return proto.Marshal(m)
 }
@@ -81,16 +83,36 @@ func (a *Announcement) UnmarshalRecord(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("announcement: %w", err)
 	}
-	cids, err := l.CIDsFromBytes(m.Cids)
-	if err != nil {
-		return fmt.Errorf("announcement: %w", err)
+	if len(m.CidsRoot) != sha256.Size {
+		return fmt.Errorf("%w: announcement root of %d bytes", ErrMalformed, len(m.CidsRoot))
 	}
-	if len(cids) == 0 {
-		return fmt.Errorf("%w: announcement has no CIDs", ErrMalformed)
+	if m.CidCount == 0 || m.CidCount > uint32(l.MaxCIDsPerAnnouncement) {
+		return fmt.Errorf("%w: announcement of %d CIDs (want 1..%d)", ErrOverLimit, m.CidCount, l.MaxCIDsPerAnnouncement)
 	}
-	*a = Announcement{Peer: id, Addrs: addrs, CIDs: cids, Seq: m.Seq,
-		Expires: time.UnixMilli(m.ExpiresUnixMs), Withdraw: m.Withdraw, limits: a.limits}
+	*a = Announcement{Peer: id, Addrs: addrs, Seq: m.Seq, Expires: time.UnixMilli(m.ExpiresUnixMs),
+		Withdraw: m.Withdraw, Root: m.CidsRoot, Count: int(m.CidCount), limits: a.limits}
 	return nil
+}
+
+// SignedAnnouncement is an announcement whose envelope verified: the
+// signature is good, the signer is Peer, and it had not expired when opened.
+type SignedAnnouncement struct {
+	Announcement
+	// Envelope is the signed envelope, as received.
+	Envelope []byte
+	// Hash is the SHA-256 of Envelope: it names the announcement in
+	// receipts and in a supernode's store.
+	Hash [32]byte
+}
+
+// Live reports whether the announcement is still in force at now.
+func (s *SignedAnnouncement) Live(now time.Time) bool { return s.Expires.After(now) }
+
+// Batch is a verified announcement with the CIDs its root covers.
+type Batch struct {
+	*SignedAnnouncement
+	CIDs []cid.Cid
+	Tree *CIDTree
 }
 
 // CIDsFromBytes decodes binary CIDs, enforcing count and size limits and
@@ -130,9 +152,19 @@ func (l Limits) CIDFromBytes(b []byte) (cid.Cid, error) {
 	return c, nil
 }
 
-// SignAnnouncement seals a in a record envelope signed by key and returns the
-// envelope bytes. key must be a.Peer's key, and a must be within the limits.
-func (l Limits) SignAnnouncement(a *Announcement, key crypto.PrivKey) ([]byte, error) {
+// CIDsToBytes is the wire form of cids.
+func CIDsToBytes(cids []cid.Cid) [][]byte {
+	out := make([][]byte, len(cids))
+	for i, c := range cids {
+		out[i] = c.Bytes()
+	}
+	return out
+}
+
+// SignAnnouncement sets a's Root and Count from cids, seals a in a record
+// envelope signed by key and returns the envelope bytes. key must be
+// a.Peer's key, and a must be within the limits.
+func (l Limits) SignAnnouncement(a *Announcement, cids []cid.Cid, key crypto.PrivKey) ([]byte, error) {
 	signer, err := peer.IDFromPrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("protocol: signing key: %w", err)
@@ -140,15 +172,78 @@ func (l Limits) SignAnnouncement(a *Announcement, key crypto.PrivKey) ([]byte, e
 	if signer != a.Peer {
 		return nil, fmt.Errorf("%w: key of %s cannot sign for %s", ErrSignerMismatch, signer, a.Peer)
 	}
-	if len(a.CIDs) == 0 || len(a.CIDs) > l.MaxCIDsPerAnnouncement {
-		return nil, fmt.Errorf("%w: %d CIDs (want 1..%d)", ErrOverLimit, len(a.CIDs), l.MaxCIDsPerAnnouncement)
+	if len(cids) == 0 || len(cids) > l.MaxCIDsPerAnnouncement {
+		return nil, fmt.Errorf("%w: %d CIDs (want 1..%d)", ErrOverLimit, len(cids), l.MaxCIDsPerAnnouncement)
 	}
 	if len(a.Addrs) > l.MaxAddrsPerPeer {
 		return nil, fmt.Errorf("%w: %d addresses (max %d)", ErrOverLimit, len(a.Addrs), l.MaxAddrsPerPeer)
 	}
-	env, err := record.Seal(a, key)
+	a.Root, a.Count = NewCIDTree(cids).Root(), len(cids)
+	return l.seal(a, key)
+}
+
+// OpenAnnouncement decodes a signed announcement envelope and verifies it:
+// size and count limits, the signature, that the signer is the announced
+// peer, and that it expires after now but no later than
+// now+MaxAnnouncementLifetime. Only a nil error makes the result usable.
+func (l Limits) OpenAnnouncement(envelope []byte, now time.Time) (*SignedAnnouncement, error) {
+	a := &Announcement{limits: &l}
+	signer, err := l.open(envelope, a)
 	if err != nil {
-		return nil, fmt.Errorf("protocol: sealing announcement: %w", err)
+		return nil, fmt.Errorf("announcement: %w", err)
+	}
+	if signer != a.Peer {
+		return nil, fmt.Errorf("%w: announcement signed by %s for %s", ErrSignerMismatch, signer, a.Peer)
+	}
+	if err := l.checkExpiry(a.Expires, now); err != nil {
+		return nil, err
+	}
+	s := &SignedAnnouncement{Announcement: *a, Envelope: envelope, Hash: sha256.Sum256(envelope)}
+	s.limits = nil
+	return s, nil
+}
+
+func (l Limits) checkExpiry(exp, now time.Time) error {
+	if !exp.After(now) {
+		return fmt.Errorf("%w: expired at %s", ErrExpired, exp.UTC().Format(time.RFC3339Nano))
+	}
+	if exp.After(now.Add(l.MaxAnnouncementLifetime)) {
+		return fmt.Errorf("%w: expires %s, more than %s ahead", ErrExpired, exp.UTC().Format(time.RFC3339), l.MaxAnnouncementLifetime)
+	}
+	return nil
+}
+
+// BindCIDs checks that cids (wire form) are exactly the CIDs s covers and
+// returns them as a Batch.
+func (l Limits) BindCIDs(s *SignedAnnouncement, cidBytes [][]byte) (*Batch, error) {
+	cids, err := l.CIDsFromBytes(cidBytes)
+	if err != nil {
+		return nil, fmt.Errorf("announcement: %w", err)
+	}
+	if len(cids) != s.Count {
+		return nil, fmt.Errorf("%w: %d CIDs for an announcement of %d", ErrBadProof, len(cids), s.Count)
+	}
+	t := NewCIDTree(cids)
+	if !bytes.Equal(t.Root(), s.Root) {
+		return nil, fmt.Errorf("%w: the CIDs do not hash to the signed root", ErrBadProof)
+	}
+	return &Batch{SignedAnnouncement: s, CIDs: cids, Tree: t}, nil
+}
+
+// OpenBatch is OpenAnnouncement followed by BindCIDs.
+func (l Limits) OpenBatch(envelope []byte, cidBytes [][]byte, now time.Time) (*Batch, error) {
+	s, err := l.OpenAnnouncement(envelope, now)
+	if err != nil {
+		return nil, err
+	}
+	return l.BindCIDs(s, cidBytes)
+}
+
+// seal signs rec with key into a marshalled envelope within the size limit.
+func (l Limits) seal(rec record.Record, key crypto.PrivKey) ([]byte, error) {
+	env, err := record.Seal(rec, key)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: sealing: %w", err)
 	}
 	b, err := env.Marshal()
 	if err != nil {
@@ -160,41 +255,30 @@ func (l Limits) SignAnnouncement(a *Announcement, key crypto.PrivKey) ([]byte, e
 	return b, nil
 }
 
-// OpenAnnouncement decodes a signed announcement envelope and verifies it:
-// size and count limits, the signature, that the signer is the announced
-// peer, and that it expires after now but no later than
-// now+MaxAnnouncementLifetime. Only a nil error makes the result usable.
-func (l Limits) OpenAnnouncement(envelope []byte, now time.Time) (*Announcement, error) {
+// open verifies an envelope's signature and payload type and unmarshals the
+// payload into rec (once); it returns the signer.
+func (l Limits) open(envelope []byte, rec record.Record) (peer.ID, error) {
 	if len(envelope) > l.MaxEnvelopeSize {
-		return nil, fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(envelope), l.MaxEnvelopeSize)
+		return "", fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(envelope), l.MaxEnvelopeSize)
 	}
-	env, err := record.UnmarshalEnvelope(envelope)
-	if err != nil {
-		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
+	env, err := record.ConsumeTypedEnvelope(envelope, rec)
+	switch {
+	case err == nil:
+	case env == nil:
+		return "", fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
+	case !bytes.Equal(env.PayloadType, rec.Codec()):
+		return "", fmt.Errorf("%w: envelope payload type %q, want %q", ErrMalformed, env.PayloadType, rec.Codec())
+	case isDecodeError(err):
+		return "", err
+	default:
+		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	if !bytes.Equal(env.PayloadType, AnnouncementPayloadType) {
-		return nil, fmt.Errorf("%w: envelope payload type %q is not an announcement", ErrMalformed, env.PayloadType)
-	}
-	// Parse (cheap, limit-checked) before verifying the signature (costly).
-	a := &Announcement{limits: &l}
-	if err := a.UnmarshalRecord(env.RawPayload); err != nil {
-		return nil, err
-	}
-	if _, err := record.ConsumeTypedEnvelope(envelope, a); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	if !bytes.Equal(env.PayloadType, rec.Codec()) {
+		return "", fmt.Errorf("%w: envelope payload type %q, want %q", ErrMalformed, env.PayloadType, rec.Codec())
 	}
 	signer, err := peer.IDFromPublicKey(env.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: signer key: %v", ErrMalformed, err)
+		return "", fmt.Errorf("%w: signer key: %v", ErrMalformed, err)
 	}
-	if signer != a.Peer {
-		return nil, fmt.Errorf("%w: signed by %s for %s", ErrSignerMismatch, signer, a.Peer)
-	}
-	if !a.Expires.After(now) {
-		return nil, fmt.Errorf("%w: expired at %s", ErrExpired, a.Expires.UTC().Format(time.RFC3339))
-	}
-	if a.Expires.After(now.Add(l.MaxAnnouncementLifetime)) {
-		return nil, fmt.Errorf("%w: expires %s, more than %s ahead", ErrExpired, a.Expires.UTC().Format(time.RFC3339), l.MaxAnnouncementLifetime)
-	}
-	return a, nil
+	return signer, nil
 }

@@ -96,37 +96,6 @@ func (l Limits) DecodeResponse(b []byte) (*pb.Response, error) {
 	return &m, nil
 }
 
-// DecodeReplicateRequest decodes and validates one replication request. The
-// envelope inside is checked by OpenAnnouncement.
-func (l Limits) DecodeReplicateRequest(b []byte) (*pb.ReplicateRequest, error) {
-	var m pb.ReplicateRequest
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("replicate request: %w", err)
-	}
-	if len(m.Envelope) == 0 {
-		return nil, fmt.Errorf("%w: replicate request without envelope", ErrMalformed)
-	}
-	if len(m.Envelope) > l.MaxEnvelopeSize {
-		return nil, fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(m.Envelope), l.MaxEnvelopeSize)
-	}
-	return &m, nil
-}
-
-// DecodeReplicateResponse decodes and validates one replication response.
-func (l Limits) DecodeReplicateResponse(b []byte) (*pb.ReplicateResponse, error) {
-	var m pb.ReplicateResponse
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("replicate response: %w", err)
-	}
-	if _, ok := pb.Status_name[int32(m.Status)]; !ok {
-		return nil, fmt.Errorf("%w: unknown status %d", ErrMalformed, m.Status)
-	}
-	if len(m.Error) > l.MaxErrorSize {
-		return nil, fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(m.Error))
-	}
-	return &m, nil
-}
-
 // ValidateRequest checks that exactly one body is set and within limits.
 func (l Limits) ValidateRequest(m *pb.Request) error {
 	switch b := m.Body.(type) {
@@ -142,6 +111,9 @@ func (l Limits) ValidateRequest(m *pb.Request) error {
 		}
 		if len(b.Announce.Envelope) > l.MaxEnvelopeSize {
 			return fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(b.Announce.Envelope), l.MaxEnvelopeSize)
+		}
+		if n := len(b.Announce.Cids); n == 0 || n > l.MaxCIDsPerAnnouncement {
+			return fmt.Errorf("%w: announce of %d CIDs (want 1..%d)", ErrOverLimit, n, l.MaxCIDsPerAnnouncement)
 		}
 		return nil
 	case *pb.Request_Lookup:
@@ -183,15 +155,23 @@ func (l Limits) ValidateResponse(m *pb.Response) error {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
 	case *pb.Response_Lookup:
-		if b.Lookup == nil {
+		if err := l.validateHolders(b.Lookup.GetHolders()); err != nil {
+			return fmt.Errorf("lookup: %w", err)
+		}
+	case *pb.Response_Announce:
+		a := b.Announce
+		if a == nil {
 			break
 		}
-		if len(b.Lookup.Holders) > l.MaxLookupResults {
-			return fmt.Errorf("%w: %d holders (max %d)", ErrOverLimit, len(b.Lookup.Holders), l.MaxLookupResults)
+		if len(a.CidReplicas) > l.MaxCIDsPerAnnouncement {
+			return fmt.Errorf("%w: %d replica counts (max %d)", ErrOverLimit, len(a.CidReplicas), l.MaxCIDsPerAnnouncement)
 		}
-		for i, p := range b.Lookup.Holders {
-			if _, err := l.PeerFromPB(p); err != nil {
-				return fmt.Errorf("lookup holder %d: %w", i, err)
+		if len(a.Receipts) > l.MaxReceipts {
+			return fmt.Errorf("%w: %d receipts (max %d)", ErrOverLimit, len(a.Receipts), l.MaxReceipts)
+		}
+		for i, r := range a.Receipts {
+			if len(r) > l.MaxEnvelopeSize {
+				return fmt.Errorf("%w: receipt %d is %d bytes", ErrMessageTooLarge, i, len(r))
 			}
 		}
 	case *pb.Response_Supernodes:
@@ -213,6 +193,25 @@ func (l Limits) ValidateResponse(m *pb.Response) error {
 			if _, err := l.PeerFromPB(p); err != nil {
 				return fmt.Errorf("peer %d: %w", i, err)
 			}
+		}
+	}
+	return nil
+}
+
+// validateHolders bounds a list of lookup answer entries (their signatures
+// are checked by OpenHolder).
+func (l Limits) validateHolders(hs []*pb.Holder) error {
+	if len(hs) > l.MaxLookupResults {
+		return fmt.Errorf("%w: %d holders (max %d)", ErrOverLimit, len(hs), l.MaxLookupResults)
+	}
+	for i, h := range hs {
+		switch {
+		case len(h.GetAnnouncement()) == 0 || len(h.GetAnnouncement()) > l.MaxEnvelopeSize:
+			return fmt.Errorf("%w: holder %d announcement of %d bytes", ErrMalformed, i, len(h.GetAnnouncement()))
+		case len(h.GetCid()) == 0 || len(h.GetCid()) > l.MaxCIDSize:
+			return fmt.Errorf("%w: holder %d CID of %d bytes", ErrMalformed, i, len(h.GetCid()))
+		case len(h.GetProof()) > l.MaxProofLen():
+			return fmt.Errorf("%w: holder %d proof of %d hashes", ErrOverLimit, i, len(h.GetProof()))
 		}
 	}
 	return nil

@@ -26,6 +26,9 @@ var (
 	ErrSignerMismatch = errors.New("protocol: signer is not the announcing peer")
 	// ErrExpired: the announcement has expired, or expires too far ahead.
 	ErrExpired = errors.New("protocol: announcement expired or expiry out of range")
+	// ErrBadProof: CIDs that are not the ones a signed announcement covers
+	// (a wrong Merkle root or inclusion proof).
+	ErrBadProof = errors.New("protocol: CIDs not covered by the signed announcement")
 
 	// Errors a remote peer answered with (see StatusError).
 	ErrBadRequest   = errors.New("protocol: remote: bad request")
@@ -80,7 +83,7 @@ func StatusOf(err error) pb.Status {
 		return pb.Status_OK
 	case errors.As(err, &se):
 		return se.Status
-	case errors.Is(err, ErrBadSignature), errors.Is(err, ErrSignerMismatch), errors.Is(err, ErrExpired):
+	case errors.Is(err, ErrBadSignature), errors.Is(err, ErrSignerMismatch), errors.Is(err, ErrExpired), errors.Is(err, ErrBadProof):
 		return pb.Status_REFUSED
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrOverLimit):
 		return pb.Status_BAD_REQUEST
@@ -95,4 +98,10 @@ func (l Limits) Truncate(s string) string {
 		return s[:l.MaxErrorSize]
 	}
 	return s
+}
+
+// isDecodeError reports whether err says the bytes were malformed or over a
+// limit (as opposed to a signature that did not verify).
+func isDecodeError(err error) bool {
+	return errors.Is(err, ErrMalformed) || errors.Is(err, ErrOverLimit) || errors.Is(err, ErrMessageTooLarge)
 }

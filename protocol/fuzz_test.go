@@ -34,9 +34,12 @@ func FuzzDecodeRequest(f *testing.F) {
 }
 
 func FuzzDecodeResponse(f *testing.F) {
-	_, id := key(f)
+	k, id := key(f)
+	cs := cids(f, 3)
+	env, _ := lim.SignAnnouncement(announcement(id), cs, k)
+	p, _ := protocol.NewCIDTree(cs).Proof(1)
 	b, _ := proto.Marshal(&pb.Response{Id: 1, Body: &pb.Response_Lookup{Lookup: &pb.LookupResponse{
-		Holders: []*pb.Peer{{Id: []byte(id), Addrs: [][]byte{[]byte{4, 127, 0, 0, 1}}}}}}})
+		Holders: []*pb.Holder{protocol.HolderToPB(env, cs[1], 1, p)}}}})
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		resp, err := lim.DecodeResponse(b)
@@ -46,31 +49,62 @@ func FuzzDecodeResponse(f *testing.F) {
 	})
 }
 
-func FuzzDecodeReplicate(f *testing.F) {
-	b, _ := proto.Marshal(&pb.ReplicateRequest{Envelope: []byte("x")})
-	f.Add(b)
+func FuzzDecodePeer(f *testing.F) {
+	k, id := key(f)
+	cs := cids(f, 3)
+	env, _ := lim.SignAnnouncement(announcement(id), cs, k)
+	p, _ := protocol.NewCIDTree(cs).Proof(2)
+	for _, m := range []proto.Message{
+		&pb.PeerRequest{Id: 1, Body: &pb.PeerRequest_Store{Store: &pb.StoreRequest{Announcement: env,
+			Entries: []*pb.StoreEntry{{Cid: cs[2].Bytes(), Index: 2, Proof: p}}}}},
+		&pb.PeerRequest{Id: 2, Body: &pb.PeerRequest_Gossip{Gossip: &pb.GossipRequest{Digest: []*pb.MemberDigest{{PeerId: []byte(id), Seq: 4}}}}},
+		&pb.PeerResponse{Id: 3, Body: &pb.PeerResponse_Fetch{Fetch: &pb.FetchResponse{Holders: []*pb.Holder{protocol.HolderToPB(env, cs[2], 2, p)}}}},
+	} {
+		b, _ := proto.Marshal(m)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = lim.DecodeReplicateRequest(b)
-		_, _ = lim.DecodeReplicateResponse(b)
+		if req, err := lim.DecodePeerRequest(b); err == nil {
+			if len(req.GetStore().GetEntries()) > lim.MaxCIDsPerAnnouncement {
+				t.Fatal("accepted a store over the limit")
+			}
+		}
+		if resp, err := lim.DecodePeerResponse(b); err == nil && len(resp.GetFetch().GetHolders()) > lim.MaxLookupResults {
+			t.Fatal("accepted a fetch answer over the limit")
+		}
 	})
 }
 
 func FuzzOpenAnnouncement(f *testing.F) {
 	k, id := key(f)
-	env, err := lim.SignAnnouncement(announcement(f, id, 2), k)
+	cs := cids(f, 2)
+	env, err := lim.SignAnnouncement(announcement(id), cs, k)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(env)
+	f.Add(env, protocol.CIDsToBytes(cs)[0])
 	now := time.Now()
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(t *testing.T, b, c []byte) {
 		a, err := lim.OpenAnnouncement(b, now)
 		if err != nil {
 			return
 		}
-		if len(a.CIDs) == 0 || len(a.CIDs) > lim.MaxCIDsPerAnnouncement || len(a.Addrs) > lim.MaxAddrsPerPeer {
-			t.Fatalf("accepted an announcement outside the limits: %d CIDs", len(a.CIDs))
+		if a.Count == 0 || a.Count > lim.MaxCIDsPerAnnouncement || len(a.Addrs) > lim.MaxAddrsPerPeer {
+			t.Fatalf("accepted an announcement outside the limits: %d CIDs", a.Count)
 		}
+		_, _ = lim.BindCIDs(a, [][]byte{c})
+	})
+}
+
+func FuzzOpenReceiptAndCert(f *testing.F) {
+	k, id := key(f)
+	r, _ := lim.SignReceipt(&protocol.Receipt{Replica: id, Indices: []uint32{1}}, k)
+	f.Add(r)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if rc, err := lim.OpenReceipt(b); err == nil && len(rc.Indices) > lim.MaxCIDsPerAnnouncement {
+			t.Fatal("accepted an oversized receipt")
+		}
+		_, _ = lim.OpenCert(b, time.Now())
 	})
 }
 

@@ -18,8 +18,10 @@ const (
 	// announce, withdraw, lookup, supernode discovery.
 	LeafProtocol protocol.ID = "/supertracker/leaf/1.0.0"
 
-	// ReplicateProtocol carries signed announcements between supernodes.
-	ReplicateProtocol protocol.ID = "/supertracker/replicate/1.0.0"
+	// PeerProtocol carries supernode↔supernode sessions: membership
+	// (hello, gossip), replica stores and one-hop fetches, pipelined on one
+	// long-lived stream per pair.
+	PeerProtocol protocol.ID = "/supertracker/peer/1.0.0"
 )
 
 // SupernodeRendezvous is the CID every supernode provides in the DHT so that

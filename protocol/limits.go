@@ -29,6 +29,12 @@ type Limits struct {
 	MaxAnnouncementLifetime time.Duration
 	// MaxErrorSize bounds the error text in a response.
 	MaxErrorSize int
+	// MaxReceipts bounds the store receipts in one announce answer.
+	MaxReceipts int
+	// MaxGossipCerts bounds the supernode certs in one gossip message, and
+	// MaxGossipDigest the members it summarises.
+	MaxGossipCerts  int
+	MaxGossipDigest int
 }
 
 // DefaultLimits are the limits every supertracker node uses unless told
@@ -45,6 +51,9 @@ var DefaultLimits = Limits{
 	MaxSupernodeResults:     64,
 	MaxAnnouncementLifetime: 7 * 24 * time.Hour,
 	MaxErrorSize:            512,
+	MaxReceipts:             256,
+	MaxGossipCerts:          64,
+	MaxGossipDigest:         1024,
 }
 
 // Validate reports whether every limit is positive and the derived sizes fit.
@@ -55,7 +64,8 @@ func (l Limits) Validate() error {
 	case l.MaxEnvelopeSize <= 0 || l.MaxEnvelopeSize > l.MaxMessageSize:
 		return fmt.Errorf("%w: MaxEnvelopeSize must be in (0, MaxMessageSize]", ErrInvalidLimits)
 	case l.MaxCIDsPerAnnouncement <= 0, l.MaxAddrsPerPeer <= 0, l.MaxAddrSize <= 0,
-		l.MaxCIDSize <= 0, l.MaxLookupResults <= 0, l.MaxSupernodeResults <= 0, l.MaxErrorSize <= 0:
+		l.MaxCIDSize <= 0, l.MaxLookupResults <= 0, l.MaxSupernodeResults <= 0, l.MaxErrorSize <= 0,
+		l.MaxReceipts <= 0, l.MaxGossipCerts <= 0, l.MaxGossipDigest <= 0:
 		return fmt.Errorf("%w: every count and size must be > 0", ErrInvalidLimits)
 	case l.MaxAnnouncementLifetime <= 0:
 		return fmt.Errorf("%w: MaxAnnouncementLifetime must be > 0", ErrInvalidLimits)

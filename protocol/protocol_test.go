@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"math"
 	"strings"
@@ -43,60 +44,82 @@ func mkCID(t testing.TB, s string) cid.Cid {
 	return cid.NewCidV1(cid.Raw, h)
 }
 
-func announcement(t testing.TB, id peer.ID, n int) *protocol.Announcement {
-	a := &protocol.Announcement{Peer: id, Seq: 7, Expires: time.Now().Add(time.Hour),
-		Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.2/tcp/4001")}}
+func cids(t testing.TB, n int) []cid.Cid {
+	var out []cid.Cid
 	for i := 0; i < n; i++ {
-		a.CIDs = append(a.CIDs, mkCID(t, strings.Repeat("x", i+1)))
+		out = append(out, mkCID(t, strings.Repeat("x", i+1)))
 	}
-	return a
+	return out
+}
+
+func announcement(id peer.ID) *protocol.Announcement {
+	return &protocol.Announcement{Peer: id, Seq: 7, Expires: time.Now().Add(time.Hour),
+		Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.2/tcp/4001")}}
 }
 
 func TestAnnouncementRoundTrip(t *testing.T) {
 	k, id := key(t)
-	a := announcement(t, id, 3)
-	env, err := lim.SignAnnouncement(a, k)
+	a := announcement(id)
+	cs := cids(t, 3)
+	env, err := lim.SignAnnouncement(a, cs, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := lim.OpenAnnouncement(env, time.Now())
+	got, err := lim.OpenBatch(env, protocol.CIDsToBytes(cs), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Peer != id || got.Seq != 7 || len(got.CIDs) != 3 || !got.CIDs[2].Equals(a.CIDs[2]) ||
+	if got.Peer != id || got.Seq != 7 || got.Count != 3 || len(got.CIDs) != 3 || !got.CIDs[2].Equals(cs[2]) ||
 		!got.Addrs[0].Equal(a.Addrs[0]) || got.Expires.UnixMilli() != a.Expires.UnixMilli() {
 		t.Fatalf("round trip changed the announcement: %+v", got)
+	}
+	if got.Hash != sha256.Sum256(env) {
+		t.Fatal("hash is not the envelope's SHA-256")
+	}
+}
+
+func TestOpenBatchRefusesOtherCIDs(t *testing.T) {
+	k, id := key(t)
+	cs := cids(t, 4)
+	env, err := lim.SignAnnouncement(announcement(id), cs, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := []cid.Cid{cs[1], cs[0], cs[2], cs[3]}
+	extra := append(cids(t, 4), mkCID(t, "extra"))
+	other := append(cids(t, 3), mkCID(t, "other"))
+	for name, bad := range map[string][]cid.Cid{"reordered": swapped, "one more": extra, "one replaced": other, "one fewer": cs[:3]} {
+		if _, err := lim.OpenBatch(env, protocol.CIDsToBytes(bad), time.Now()); !errors.Is(err, protocol.ErrBadProof) {
+			t.Errorf("%s: got %v, want ErrBadProof", name, err)
+		}
 	}
 }
 
 func TestOpenAnnouncementRefuses(t *testing.T) {
 	k, id := key(t)
-	other, otherID := key(t)
-	good, err := lim.SignAnnouncement(announcement(t, id, 2), k)
+	other, _ := key(t)
+	good, err := lim.SignAnnouncement(announcement(id), cids(t, 2), k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A signature by another key over a record naming id: forge by sealing
-	// with the other key directly.
-	if _, err := lim.SignAnnouncement(announcement(t, id, 1), other); !errors.Is(err, protocol.ErrSignerMismatch) {
+	if _, err := lim.SignAnnouncement(announcement(id), cids(t, 1), other); !errors.Is(err, protocol.ErrSignerMismatch) {
 		t.Fatalf("signing for another peer: got %v", err)
 	}
-	forged := forge(t, announcement(t, id, 1), other)
-	_ = otherID
+	forged := forge(t, announcement(id), cids(t, 1), other)
 
 	flipped := bytes.Clone(good)
 	flipped[len(flipped)-1] ^= 0xff // last byte is in the signature
 
-	expired := announcement(t, id, 1)
+	expired := announcement(id)
 	expired.Expires = time.Now().Add(-time.Second)
-	expiredEnv, _ := lim.SignAnnouncement(expired, k)
-	farFuture := announcement(t, id, 1)
+	expiredEnv, _ := lim.SignAnnouncement(expired, cids(t, 1), k)
+	farFuture := announcement(id)
 	farFuture.Expires = time.Now().Add(lim.MaxAnnouncementLifetime + time.Hour)
-	farEnv, _ := lim.SignAnnouncement(farFuture, k)
+	farEnv, _ := lim.SignAnnouncement(farFuture, cids(t, 1), k)
 
 	small := lim
 	small.MaxCIDsPerAnnouncement = 2
-	tooMany, _ := lim.SignAnnouncement(announcement(t, id, 3), k)
+	tooMany, _ := lim.SignAnnouncement(announcement(id), cids(t, 3), k)
 
 	cases := []struct {
 		name string
@@ -125,8 +148,9 @@ func TestOpenAnnouncementRefuses(t *testing.T) {
 
 // forge seals a record naming a.Peer with a key that is not a.Peer's,
 // bypassing SignAnnouncement's check (what a malicious supernode would do).
-func forge(t testing.TB, a *protocol.Announcement, k crypto.PrivKey) []byte {
+func forge(t testing.TB, a *protocol.Announcement, cs []cid.Cid, k crypto.PrivKey) []byte {
 	t.Helper()
+	a.Root, a.Count = protocol.NewCIDTree(cs).Root(), len(cs)
 	env, err := protocol.SealUncheckedForTest(a, k)
 	if err != nil {
 		t.Fatal(err)

@@ -144,14 +144,19 @@ func (x *Peer) GetAddrs() [][]byte {
 
 // Announcement is the payload a leaf signs with its libp2p identity key and
 // wraps in a libp2p record envelope. Supernodes verify it before storing.
+// The CIDs travel beside the envelope; the signature covers their RFC 6962
+// Merkle root, so one signature covers a batch and any single CID can be
+// proven part of it with log2(count) hashes (a lookup answer carries that
+// proof, and the asking leaf checks it).
 type Announcement struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PeerId        []byte                 `protobuf:"bytes,1,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`                         // the announcing leaf; must equal the signer
 	Addrs         [][]byte               `protobuf:"bytes,2,rep,name=addrs,proto3" json:"addrs,omitempty"`                                         // where the leaf can be dialled
-	Cids          [][]byte               `protobuf:"bytes,3,rep,name=cids,proto3" json:"cids,omitempty"`                                           // the objects it holds (binary CIDs)
 	Seq           uint64                 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`                                            // strictly increasing per leaf
 	ExpiresUnixMs int64                  `protobuf:"varint,5,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"` // the announcement is void after this instant
 	Withdraw      bool                   `protobuf:"varint,6,opt,name=withdraw,proto3" json:"withdraw,omitempty"`                                  // true: the leaf no longer holds these CIDs
+	CidsRoot      []byte                 `protobuf:"bytes,7,opt,name=cids_root,json=cidsRoot,proto3" json:"cids_root,omitempty"`                   // RFC 6962 Merkle root (SHA-256) over the binary CIDs, in order
+	CidCount      uint32                 `protobuf:"varint,8,opt,name=cid_count,json=cidCount,proto3" json:"cid_count,omitempty"`                  // how many CIDs the root covers
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -200,13 +205,6 @@ func (x *Announcement) GetAddrs() [][]byte {
 	return nil
 }
 
-func (x *Announcement) GetCids() [][]byte {
-	if x != nil {
-		return x.Cids
-	}
-	return nil
-}
-
 func (x *Announcement) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
@@ -226,6 +224,248 @@ func (x *Announcement) GetWithdraw() bool {
 		return x.Withdraw
 	}
 	return false
+}
+
+func (x *Announcement) GetCidsRoot() []byte {
+	if x != nil {
+		return x.CidsRoot
+	}
+	return nil
+}
+
+func (x *Announcement) GetCidCount() uint32 {
+	if x != nil {
+		return x.CidCount
+	}
+	return 0
+}
+
+// Receipt is what a replica signs (in a libp2p record envelope) after it
+// stored CIDs of an announcement: the leaf counts its replicas from
+// receipts it verifies itself, not from what its supernode says.
+type Receipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Replica       []byte                 `protobuf:"bytes,1,opt,name=replica,proto3" json:"replica,omitempty"`           // the storing supernode; must equal the signer
+	Announcement  []byte                 `protobuf:"bytes,2,opt,name=announcement,proto3" json:"announcement,omitempty"` // SHA-256 of the announcement envelope
+	Indices       []uint32               `protobuf:"varint,3,rep,packed,name=indices,proto3" json:"indices,omitempty"`   // positions (in the announcement) of the CIDs stored
+	AtUnixMs      int64                  `protobuf:"varint,4,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_supertracker_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Receipt) GetReplica() []byte {
+	if x != nil {
+		return x.Replica
+	}
+	return nil
+}
+
+func (x *Receipt) GetAnnouncement() []byte {
+	if x != nil {
+		return x.Announcement
+	}
+	return nil
+}
+
+func (x *Receipt) GetIndices() []uint32 {
+	if x != nil {
+		return x.Indices
+	}
+	return nil
+}
+
+func (x *Receipt) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+// SupernodeCert is what a supernode signs about itself (in a libp2p record
+// envelope) to enter other supernodes' membership views. It is re-issued
+// with a higher seq before it expires; a dead supernode's cert expires.
+type SupernodeCert struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PeerId        []byte                 `protobuf:"bytes,1,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"` // must equal the signer
+	Addrs         [][]byte               `protobuf:"bytes,2,rep,name=addrs,proto3" json:"addrs,omitempty"`                 // where it listens; one must match the address peers see
+	Seq           uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	IssuedUnixMs  int64                  `protobuf:"varint,4,opt,name=issued_unix_ms,json=issuedUnixMs,proto3" json:"issued_unix_ms,omitempty"`
+	ExpiresUnixMs int64                  `protobuf:"varint,5,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	Leaving       bool                   `protobuf:"varint,6,opt,name=leaving,proto3" json:"leaving,omitempty"` // stepping down: leave it out of replica sets now
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupernodeCert) Reset() {
+	*x = SupernodeCert{}
+	mi := &file_supertracker_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupernodeCert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupernodeCert) ProtoMessage() {}
+
+func (x *SupernodeCert) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupernodeCert.ProtoReflect.Descriptor instead.
+func (*SupernodeCert) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SupernodeCert) GetPeerId() []byte {
+	if x != nil {
+		return x.PeerId
+	}
+	return nil
+}
+
+func (x *SupernodeCert) GetAddrs() [][]byte {
+	if x != nil {
+		return x.Addrs
+	}
+	return nil
+}
+
+func (x *SupernodeCert) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *SupernodeCert) GetIssuedUnixMs() int64 {
+	if x != nil {
+		return x.IssuedUnixMs
+	}
+	return 0
+}
+
+func (x *SupernodeCert) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *SupernodeCert) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
+}
+
+// Holder is one entry of a lookup answer: the holder's signed announcement
+// and the proof that the CID looked up is in it.
+type Holder struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Announcement  []byte                 `protobuf:"bytes,1,opt,name=announcement,proto3" json:"announcement,omitempty"` // the signed announcement envelope
+	Cid           []byte                 `protobuf:"bytes,2,opt,name=cid,proto3" json:"cid,omitempty"`                   // the CID as announced (its multihash is the one looked up)
+	Index         uint32                 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`              // its position in the announcement
+	Proof         [][]byte               `protobuf:"bytes,4,rep,name=proof,proto3" json:"proof,omitempty"`               // RFC 6962 inclusion proof of cid at index
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Holder) Reset() {
+	*x = Holder{}
+	mi := &file_supertracker_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Holder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Holder) ProtoMessage() {}
+
+func (x *Holder) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Holder.ProtoReflect.Descriptor instead.
+func (*Holder) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Holder) GetAnnouncement() []byte {
+	if x != nil {
+		return x.Announcement
+	}
+	return nil
+}
+
+func (x *Holder) GetCid() []byte {
+	if x != nil {
+		return x.Cid
+	}
+	return nil
+}
+
+func (x *Holder) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *Holder) GetProof() [][]byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
 }
 
 // Load is what a supernode reports about itself in every attach and
@@ -249,7 +489,7 @@ type Load struct {
 
 func (x *Load) Reset() {
 	*x = Load{}
-	mi := &file_supertracker_proto_msgTypes[2]
+	mi := &file_supertracker_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +501,7 @@ func (x *Load) String() string {
 func (*Load) ProtoMessage() {}
 
 func (x *Load) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[2]
+	mi := &file_supertracker_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +514,7 @@ func (x *Load) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Load.ProtoReflect.Descriptor instead.
 func (*Load) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{2}
+	return file_supertracker_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Load) GetLeaves() uint32 {
@@ -352,7 +592,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_supertracker_proto_msgTypes[3]
+	mi := &file_supertracker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +604,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[3]
+	mi := &file_supertracker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +617,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{3}
+	return file_supertracker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Request) GetId() uint64 {
@@ -501,7 +741,7 @@ type AttachRequest struct {
 
 func (x *AttachRequest) Reset() {
 	*x = AttachRequest{}
-	mi := &file_supertracker_proto_msgTypes[4]
+	mi := &file_supertracker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +753,7 @@ func (x *AttachRequest) String() string {
 func (*AttachRequest) ProtoMessage() {}
 
 func (x *AttachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[4]
+	mi := &file_supertracker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +766,7 @@ func (x *AttachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
 func (*AttachRequest) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{4}
+	return file_supertracker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AttachRequest) GetPrimary() bool {
@@ -553,7 +793,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_supertracker_proto_msgTypes[5]
+	mi := &file_supertracker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +805,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[5]
+	mi := &file_supertracker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +818,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{5}
+	return file_supertracker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HeartbeatRequest) GetPrimary() bool {
@@ -597,14 +837,15 @@ func (x *HeartbeatRequest) GetSupernodes() []*Peer {
 
 type AnnounceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"` // the signed Announcement
+	Cids          [][]byte               `protobuf:"bytes,2,rep,name=cids,proto3" json:"cids,omitempty"`         // the CIDs its root covers, in order
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AnnounceRequest) Reset() {
 	*x = AnnounceRequest{}
-	mi := &file_supertracker_proto_msgTypes[6]
+	mi := &file_supertracker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +857,7 @@ func (x *AnnounceRequest) String() string {
 func (*AnnounceRequest) ProtoMessage() {}
 
 func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[6]
+	mi := &file_supertracker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,12 +870,19 @@ func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceRequest.ProtoReflect.Descriptor instead.
 func (*AnnounceRequest) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{6}
+	return file_supertracker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AnnounceRequest) GetEnvelope() []byte {
 	if x != nil {
 		return x.Envelope
+	}
+	return nil
+}
+
+func (x *AnnounceRequest) GetCids() [][]byte {
+	if x != nil {
+		return x.Cids
 	}
 	return nil
 }
@@ -649,7 +897,7 @@ type LookupRequest struct {
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_supertracker_proto_msgTypes[7]
+	mi := &file_supertracker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +909,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[7]
+	mi := &file_supertracker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +922,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{7}
+	return file_supertracker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LookupRequest) GetCid() []byte {
@@ -700,7 +948,7 @@ type SupernodesRequest struct {
 
 func (x *SupernodesRequest) Reset() {
 	*x = SupernodesRequest{}
-	mi := &file_supertracker_proto_msgTypes[8]
+	mi := &file_supertracker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +960,7 @@ func (x *SupernodesRequest) String() string {
 func (*SupernodesRequest) ProtoMessage() {}
 
 func (x *SupernodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[8]
+	mi := &file_supertracker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +973,7 @@ func (x *SupernodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupernodesRequest.ProtoReflect.Descriptor instead.
 func (*SupernodesRequest) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{8}
+	return file_supertracker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SupernodesRequest) GetLimit() uint32 {
@@ -743,7 +991,7 @@ type DetachRequest struct {
 
 func (x *DetachRequest) Reset() {
 	*x = DetachRequest{}
-	mi := &file_supertracker_proto_msgTypes[9]
+	mi := &file_supertracker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +1003,7 @@ func (x *DetachRequest) String() string {
 func (*DetachRequest) ProtoMessage() {}
 
 func (x *DetachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[9]
+	mi := &file_supertracker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +1016,7 @@ func (x *DetachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachRequest.ProtoReflect.Descriptor instead.
 func (*DetachRequest) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{9}
+	return file_supertracker_proto_rawDescGZIP(), []int{12}
 }
 
 // Response answers the Request with the same id.
@@ -791,7 +1039,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_supertracker_proto_msgTypes[10]
+	mi := &file_supertracker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1051,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[10]
+	mi := &file_supertracker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1064,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{10}
+	return file_supertracker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Response) GetId() uint64 {
@@ -937,7 +1185,7 @@ type AttachResponse struct {
 
 func (x *AttachResponse) Reset() {
 	*x = AttachResponse{}
-	mi := &file_supertracker_proto_msgTypes[11]
+	mi := &file_supertracker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1197,7 @@ func (x *AttachResponse) String() string {
 func (*AttachResponse) ProtoMessage() {}
 
 func (x *AttachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[11]
+	mi := &file_supertracker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1210,7 @@ func (x *AttachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
 func (*AttachResponse) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{11}
+	return file_supertracker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AttachResponse) GetLoad() *Load {
@@ -995,7 +1243,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_supertracker_proto_msgTypes[12]
+	mi := &file_supertracker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1255,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[12]
+	mi := &file_supertracker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1268,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{12}
+	return file_supertracker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HeartbeatResponse) GetLoad() *Load {
@@ -1032,15 +1280,18 @@ func (x *HeartbeatResponse) GetLoad() *Load {
 
 type AnnounceResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Accepted      uint32                 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"` // CIDs accepted
-	Replicas      uint32                 `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"` // supernodes that stored the record
+	Accepted      uint32                 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`                                 // CIDs accepted
+	Replicas      uint32                 `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"`                                 // fewest replicas any CID reached
+	CidReplicas   []uint32               `protobuf:"varint,3,rep,packed,name=cid_replicas,json=cidReplicas,proto3" json:"cid_replicas,omitempty"` // per CID (announcement order): replicas that stored it
+	Receipts      [][]byte               `protobuf:"bytes,4,rep,name=receipts,proto3" json:"receipts,omitempty"`                                  // the replicas' signed Receipts
+	Target        uint32                 `protobuf:"varint,5,opt,name=target,proto3" json:"target,omitempty"`                                     // replicas each CID should have (r, or fewer supernodes)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AnnounceResponse) Reset() {
 	*x = AnnounceResponse{}
-	mi := &file_supertracker_proto_msgTypes[13]
+	mi := &file_supertracker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1303,7 @@ func (x *AnnounceResponse) String() string {
 func (*AnnounceResponse) ProtoMessage() {}
 
 func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[13]
+	mi := &file_supertracker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1316,7 @@ func (x *AnnounceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceResponse.ProtoReflect.Descriptor instead.
 func (*AnnounceResponse) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{13}
+	return file_supertracker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AnnounceResponse) GetAccepted() uint32 {
@@ -1082,16 +1333,37 @@ func (x *AnnounceResponse) GetReplicas() uint32 {
 	return 0
 }
 
+func (x *AnnounceResponse) GetCidReplicas() []uint32 {
+	if x != nil {
+		return x.CidReplicas
+	}
+	return nil
+}
+
+func (x *AnnounceResponse) GetReceipts() [][]byte {
+	if x != nil {
+		return x.Receipts
+	}
+	return nil
+}
+
+func (x *AnnounceResponse) GetTarget() uint32 {
+	if x != nil {
+		return x.Target
+	}
+	return 0
+}
+
 type LookupResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Holders       []*Peer                `protobuf:"bytes,1,rep,name=holders,proto3" json:"holders,omitempty"`
+	Holders       []*Holder              `protobuf:"bytes,2,rep,name=holders,proto3" json:"holders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LookupResponse) Reset() {
 	*x = LookupResponse{}
-	mi := &file_supertracker_proto_msgTypes[14]
+	mi := &file_supertracker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1375,7 @@ func (x *LookupResponse) String() string {
 func (*LookupResponse) ProtoMessage() {}
 
 func (x *LookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[14]
+	mi := &file_supertracker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,10 +1388,10 @@ func (x *LookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupResponse.ProtoReflect.Descriptor instead.
 func (*LookupResponse) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{14}
+	return file_supertracker_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *LookupResponse) GetHolders() []*Peer {
+func (x *LookupResponse) GetHolders() []*Holder {
 	if x != nil {
 		return x.Holders
 	}
@@ -1138,7 +1410,7 @@ type SupernodesResponse struct {
 
 func (x *SupernodesResponse) Reset() {
 	*x = SupernodesResponse{}
-	mi := &file_supertracker_proto_msgTypes[15]
+	mi := &file_supertracker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1422,7 @@ func (x *SupernodesResponse) String() string {
 func (*SupernodesResponse) ProtoMessage() {}
 
 func (x *SupernodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[15]
+	mi := &file_supertracker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1435,7 @@ func (x *SupernodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupernodesResponse.ProtoReflect.Descriptor instead.
 func (*SupernodesResponse) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{15}
+	return file_supertracker_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SupernodesResponse) GetSupernodes() []*Peer {
@@ -1180,31 +1452,38 @@ func (x *SupernodesResponse) GetPeers() []*Peer {
 	return nil
 }
 
-// ReplicateRequest carries a leaf's signed announcement from the supernode
-// that received it to one of the r supernodes closest to its CIDs, on
-// ReplicateProtocol. The receiver verifies it itself.
-type ReplicateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+// PeerRequest is one request between supernodes on PeerProtocol: a
+// long-lived stream per pair carries many, pipelined; responses come back
+// with the same id in any order.
+type PeerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*PeerRequest_Hello
+	//	*PeerRequest_Gossip
+	//	*PeerRequest_Store
+	//	*PeerRequest_Fetch
+	Body          isPeerRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ReplicateRequest) Reset() {
-	*x = ReplicateRequest{}
-	mi := &file_supertracker_proto_msgTypes[16]
+func (x *PeerRequest) Reset() {
+	*x = PeerRequest{}
+	mi := &file_supertracker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ReplicateRequest) String() string {
+func (x *PeerRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ReplicateRequest) ProtoMessage() {}
+func (*PeerRequest) ProtoMessage() {}
 
-func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[16]
+func (x *PeerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,42 +1494,120 @@ func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
-func (*ReplicateRequest) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{16}
+// Deprecated: Use PeerRequest.ProtoReflect.Descriptor instead.
+func (*PeerRequest) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *ReplicateRequest) GetEnvelope() []byte {
+func (x *PeerRequest) GetId() uint64 {
 	if x != nil {
-		return x.Envelope
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PeerRequest) GetBody() isPeerRequest_Body {
+	if x != nil {
+		return x.Body
 	}
 	return nil
 }
 
-type ReplicateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        Status                 `protobuf:"varint,1,opt,name=status,proto3,enum=supertracker.v1.Status" json:"status,omitempty"`
-	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	Stored        uint32                 `protobuf:"varint,3,opt,name=stored,proto3" json:"stored,omitempty"`
+func (x *PeerRequest) GetHello() *HelloRequest {
+	if x != nil {
+		if x, ok := x.Body.(*PeerRequest_Hello); ok {
+			return x.Hello
+		}
+	}
+	return nil
+}
+
+func (x *PeerRequest) GetGossip() *GossipRequest {
+	if x != nil {
+		if x, ok := x.Body.(*PeerRequest_Gossip); ok {
+			return x.Gossip
+		}
+	}
+	return nil
+}
+
+func (x *PeerRequest) GetStore() *StoreRequest {
+	if x != nil {
+		if x, ok := x.Body.(*PeerRequest_Store); ok {
+			return x.Store
+		}
+	}
+	return nil
+}
+
+func (x *PeerRequest) GetFetch() *FetchRequest {
+	if x != nil {
+		if x, ok := x.Body.(*PeerRequest_Fetch); ok {
+			return x.Fetch
+		}
+	}
+	return nil
+}
+
+type isPeerRequest_Body interface {
+	isPeerRequest_Body()
+}
+
+type PeerRequest_Hello struct {
+	Hello *HelloRequest `protobuf:"bytes,10,opt,name=hello,proto3,oneof"`
+}
+
+type PeerRequest_Gossip struct {
+	Gossip *GossipRequest `protobuf:"bytes,11,opt,name=gossip,proto3,oneof"`
+}
+
+type PeerRequest_Store struct {
+	Store *StoreRequest `protobuf:"bytes,12,opt,name=store,proto3,oneof"`
+}
+
+type PeerRequest_Fetch struct {
+	Fetch *FetchRequest `protobuf:"bytes,13,opt,name=fetch,proto3,oneof"`
+}
+
+func (*PeerRequest_Hello) isPeerRequest_Body() {}
+
+func (*PeerRequest_Gossip) isPeerRequest_Body() {}
+
+func (*PeerRequest_Store) isPeerRequest_Body() {}
+
+func (*PeerRequest_Fetch) isPeerRequest_Body() {}
+
+type PeerResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Status Status                 `protobuf:"varint,2,opt,name=status,proto3,enum=supertracker.v1.Status" json:"status,omitempty"`
+	Error  string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*PeerResponse_Hello
+	//	*PeerResponse_Gossip
+	//	*PeerResponse_Store
+	//	*PeerResponse_Fetch
+	Body          isPeerResponse_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ReplicateResponse) Reset() {
-	*x = ReplicateResponse{}
-	mi := &file_supertracker_proto_msgTypes[17]
+func (x *PeerResponse) Reset() {
+	*x = PeerResponse{}
+	mi := &file_supertracker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ReplicateResponse) String() string {
+func (x *PeerResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ReplicateResponse) ProtoMessage() {}
+func (*PeerResponse) ProtoMessage() {}
 
-func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_supertracker_proto_msgTypes[17]
+func (x *PeerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,30 +1618,598 @@ func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ReplicateResponse.ProtoReflect.Descriptor instead.
-func (*ReplicateResponse) Descriptor() ([]byte, []int) {
-	return file_supertracker_proto_rawDescGZIP(), []int{17}
+// Deprecated: Use PeerResponse.ProtoReflect.Descriptor instead.
+func (*PeerResponse) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{20}
 }
 
-func (x *ReplicateResponse) GetStatus() Status {
+func (x *PeerResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PeerResponse) GetStatus() Status {
 	if x != nil {
 		return x.Status
 	}
 	return Status_OK
 }
 
-func (x *ReplicateResponse) GetError() string {
+func (x *PeerResponse) GetError() string {
 	if x != nil {
 		return x.Error
 	}
 	return ""
 }
 
-func (x *ReplicateResponse) GetStored() uint32 {
+func (x *PeerResponse) GetBody() isPeerResponse_Body {
 	if x != nil {
-		return x.Stored
+		return x.Body
+	}
+	return nil
+}
+
+func (x *PeerResponse) GetHello() *HelloResponse {
+	if x != nil {
+		if x, ok := x.Body.(*PeerResponse_Hello); ok {
+			return x.Hello
+		}
+	}
+	return nil
+}
+
+func (x *PeerResponse) GetGossip() *GossipResponse {
+	if x != nil {
+		if x, ok := x.Body.(*PeerResponse_Gossip); ok {
+			return x.Gossip
+		}
+	}
+	return nil
+}
+
+func (x *PeerResponse) GetStore() *StoreResponse {
+	if x != nil {
+		if x, ok := x.Body.(*PeerResponse_Store); ok {
+			return x.Store
+		}
+	}
+	return nil
+}
+
+func (x *PeerResponse) GetFetch() *FetchResponse {
+	if x != nil {
+		if x, ok := x.Body.(*PeerResponse_Fetch); ok {
+			return x.Fetch
+		}
+	}
+	return nil
+}
+
+type isPeerResponse_Body interface {
+	isPeerResponse_Body()
+}
+
+type PeerResponse_Hello struct {
+	Hello *HelloResponse `protobuf:"bytes,10,opt,name=hello,proto3,oneof"`
+}
+
+type PeerResponse_Gossip struct {
+	Gossip *GossipResponse `protobuf:"bytes,11,opt,name=gossip,proto3,oneof"`
+}
+
+type PeerResponse_Store struct {
+	Store *StoreResponse `protobuf:"bytes,12,opt,name=store,proto3,oneof"`
+}
+
+type PeerResponse_Fetch struct {
+	Fetch *FetchResponse `protobuf:"bytes,13,opt,name=fetch,proto3,oneof"`
+}
+
+func (*PeerResponse_Hello) isPeerResponse_Body() {}
+
+func (*PeerResponse_Gossip) isPeerResponse_Body() {}
+
+func (*PeerResponse_Store) isPeerResponse_Body() {}
+
+func (*PeerResponse_Fetch) isPeerResponse_Body() {}
+
+// Hello opens a session: each side presents its SupernodeCert.
+type HelloRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cert          []byte                 `protobuf:"bytes,1,opt,name=cert,proto3" json:"cert,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HelloRequest) Reset() {
+	*x = HelloRequest{}
+	mi := &file_supertracker_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HelloRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HelloRequest) ProtoMessage() {}
+
+func (x *HelloRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HelloRequest.ProtoReflect.Descriptor instead.
+func (*HelloRequest) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *HelloRequest) GetCert() []byte {
+	if x != nil {
+		return x.Cert
+	}
+	return nil
+}
+
+type HelloResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cert          []byte                 `protobuf:"bytes,1,opt,name=cert,proto3" json:"cert,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HelloResponse) Reset() {
+	*x = HelloResponse{}
+	mi := &file_supertracker_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HelloResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HelloResponse) ProtoMessage() {}
+
+func (x *HelloResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HelloResponse.ProtoReflect.Descriptor instead.
+func (*HelloResponse) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *HelloResponse) GetCert() []byte {
+	if x != nil {
+		return x.Cert
+	}
+	return nil
+}
+
+// Gossip keeps membership views complete (push-pull anti-entropy): the
+// asker sends what it has (peer ID and cert seq per member) and the certs
+// it thinks the other may lack; the answer holds the certs the asker lacks
+// or has older.
+type GossipRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Digest        []*MemberDigest        `protobuf:"bytes,1,rep,name=digest,proto3" json:"digest,omitempty"`
+	Certs         [][]byte               `protobuf:"bytes,2,rep,name=certs,proto3" json:"certs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GossipRequest) Reset() {
+	*x = GossipRequest{}
+	mi := &file_supertracker_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GossipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GossipRequest) ProtoMessage() {}
+
+func (x *GossipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GossipRequest.ProtoReflect.Descriptor instead.
+func (*GossipRequest) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GossipRequest) GetDigest() []*MemberDigest {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *GossipRequest) GetCerts() [][]byte {
+	if x != nil {
+		return x.Certs
+	}
+	return nil
+}
+
+type MemberDigest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PeerId        []byte                 `protobuf:"bytes,1,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberDigest) Reset() {
+	*x = MemberDigest{}
+	mi := &file_supertracker_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberDigest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberDigest) ProtoMessage() {}
+
+func (x *MemberDigest) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberDigest.ProtoReflect.Descriptor instead.
+func (*MemberDigest) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MemberDigest) GetPeerId() []byte {
+	if x != nil {
+		return x.PeerId
+	}
+	return nil
+}
+
+func (x *MemberDigest) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
 	}
 	return 0
+}
+
+type GossipResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certs         [][]byte               `protobuf:"bytes,1,rep,name=certs,proto3" json:"certs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GossipResponse) Reset() {
+	*x = GossipResponse{}
+	mi := &file_supertracker_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GossipResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GossipResponse) ProtoMessage() {}
+
+func (x *GossipResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GossipResponse.ProtoReflect.Descriptor instead.
+func (*GossipResponse) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GossipResponse) GetCerts() [][]byte {
+	if x != nil {
+		return x.Certs
+	}
+	return nil
+}
+
+// Store asks a replica to store the listed CIDs of a signed announcement
+// (each with its inclusion proof); the replica verifies everything itself
+// and answers with a signed Receipt of what it stored.
+type StoreRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Announcement  []byte                 `protobuf:"bytes,1,opt,name=announcement,proto3" json:"announcement,omitempty"`
+	Entries       []*StoreEntry          `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreRequest) Reset() {
+	*x = StoreRequest{}
+	mi := &file_supertracker_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreRequest) ProtoMessage() {}
+
+func (x *StoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreRequest.ProtoReflect.Descriptor instead.
+func (*StoreRequest) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *StoreRequest) GetAnnouncement() []byte {
+	if x != nil {
+		return x.Announcement
+	}
+	return nil
+}
+
+func (x *StoreRequest) GetEntries() []*StoreEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type StoreEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cid           []byte                 `protobuf:"bytes,1,opt,name=cid,proto3" json:"cid,omitempty"`
+	Index         uint32                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	Proof         [][]byte               `protobuf:"bytes,3,rep,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreEntry) Reset() {
+	*x = StoreEntry{}
+	mi := &file_supertracker_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreEntry) ProtoMessage() {}
+
+func (x *StoreEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreEntry.ProtoReflect.Descriptor instead.
+func (*StoreEntry) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *StoreEntry) GetCid() []byte {
+	if x != nil {
+		return x.Cid
+	}
+	return nil
+}
+
+func (x *StoreEntry) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StoreEntry) GetProof() [][]byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type StoreResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       []byte                 `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreResponse) Reset() {
+	*x = StoreResponse{}
+	mi := &file_supertracker_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreResponse) ProtoMessage() {}
+
+func (x *StoreResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreResponse.ProtoReflect.Descriptor instead.
+func (*StoreResponse) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StoreResponse) GetReceipt() []byte {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+// Fetch asks a replica for the holders of a multihash it stores.
+type FetchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"` // the multihash looked up
+	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchRequest) Reset() {
+	*x = FetchRequest{}
+	mi := &file_supertracker_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchRequest) ProtoMessage() {}
+
+func (x *FetchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
+func (*FetchRequest) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *FetchRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *FetchRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type FetchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Holders       []*Holder              `protobuf:"bytes,1,rep,name=holders,proto3" json:"holders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchResponse) Reset() {
+	*x = FetchResponse{}
+	mi := &file_supertracker_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchResponse) ProtoMessage() {}
+
+func (x *FetchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_supertracker_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
+func (*FetchResponse) Descriptor() ([]byte, []int) {
+	return file_supertracker_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *FetchResponse) GetHolders() []*Holder {
+	if x != nil {
+		return x.Holders
+	}
+	return nil
 }
 
 var File_supertracker_proto protoreflect.FileDescriptor
@@ -1294,14 +2219,33 @@ const file_supertracker_proto_rawDesc = "" +
 	"\x12supertracker.proto\x12\x0fsupertracker.v1\",\n" +
 	"\x04Peer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x14\n" +
-	"\x05addrs\x18\x02 \x03(\fR\x05addrs\"\xa7\x01\n" +
+	"\x05addrs\x18\x02 \x03(\fR\x05addrs\"\xd3\x01\n" +
 	"\fAnnouncement\x12\x17\n" +
 	"\apeer_id\x18\x01 \x01(\fR\x06peerId\x12\x14\n" +
-	"\x05addrs\x18\x02 \x03(\fR\x05addrs\x12\x12\n" +
-	"\x04cids\x18\x03 \x03(\fR\x04cids\x12\x10\n" +
+	"\x05addrs\x18\x02 \x03(\fR\x05addrs\x12\x10\n" +
 	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x05 \x01(\x03R\rexpiresUnixMs\x12\x1a\n" +
-	"\bwithdraw\x18\x06 \x01(\bR\bwithdraw\"\xe5\x01\n" +
+	"\bwithdraw\x18\x06 \x01(\bR\bwithdraw\x12\x1b\n" +
+	"\tcids_root\x18\a \x01(\fR\bcidsRoot\x12\x1b\n" +
+	"\tcid_count\x18\b \x01(\rR\bcidCountJ\x04\b\x03\x10\x04\"\x7f\n" +
+	"\aReceipt\x12\x18\n" +
+	"\areplica\x18\x01 \x01(\fR\areplica\x12\"\n" +
+	"\fannouncement\x18\x02 \x01(\fR\fannouncement\x12\x18\n" +
+	"\aindices\x18\x03 \x03(\rR\aindices\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\x04 \x01(\x03R\batUnixMs\"\xb8\x01\n" +
+	"\rSupernodeCert\x12\x17\n" +
+	"\apeer_id\x18\x01 \x01(\fR\x06peerId\x12\x14\n" +
+	"\x05addrs\x18\x02 \x03(\fR\x05addrs\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12$\n" +
+	"\x0eissued_unix_ms\x18\x04 \x01(\x03R\fissuedUnixMs\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x05 \x01(\x03R\rexpiresUnixMs\x12\x18\n" +
+	"\aleaving\x18\x06 \x01(\bR\aleaving\"j\n" +
+	"\x06Holder\x12\"\n" +
+	"\fannouncement\x18\x01 \x01(\fR\fannouncement\x12\x10\n" +
+	"\x03cid\x18\x02 \x01(\fR\x03cid\x12\x14\n" +
+	"\x05index\x18\x03 \x01(\rR\x05index\x12\x14\n" +
+	"\x05proof\x18\x04 \x03(\fR\x05proof\"\xe5\x01\n" +
 	"\x04Load\x12\x16\n" +
 	"\x06leaves\x18\x01 \x01(\rR\x06leaves\x12\x1d\n" +
 	"\n" +
@@ -1335,9 +2279,10 @@ const file_supertracker_proto_rawDesc = "" +
 	"\aprimary\x18\x01 \x01(\bR\aprimary\x125\n" +
 	"\n" +
 	"supernodes\x18\x02 \x03(\v2\x15.supertracker.v1.PeerR\n" +
-	"supernodes\"-\n" +
+	"supernodes\"A\n" +
 	"\x0fAnnounceRequest\x12\x1a\n" +
-	"\benvelope\x18\x01 \x01(\fR\benvelope\"7\n" +
+	"\benvelope\x18\x01 \x01(\fR\benvelope\x12\x12\n" +
+	"\x04cids\x18\x02 \x03(\fR\x04cids\"7\n" +
 	"\rLookupRequest\x12\x10\n" +
 	"\x03cid\x18\x01 \x01(\fR\x03cid\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\")\n" +
@@ -1362,23 +2307,65 @@ const file_supertracker_proto_rawDesc = "" +
 	"\rrecord_ttl_ms\x18\x02 \x01(\x03R\vrecordTtlMs\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x03 \x01(\x03R\x13heartbeatIntervalMs\">\n" +
 	"\x11HeartbeatResponse\x12)\n" +
-	"\x04load\x18\x01 \x01(\v2\x15.supertracker.v1.LoadR\x04load\"J\n" +
+	"\x04load\x18\x01 \x01(\v2\x15.supertracker.v1.LoadR\x04load\"\xa1\x01\n" +
 	"\x10AnnounceResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\rR\baccepted\x12\x1a\n" +
-	"\breplicas\x18\x02 \x01(\rR\breplicas\"A\n" +
-	"\x0eLookupResponse\x12/\n" +
-	"\aholders\x18\x01 \x03(\v2\x15.supertracker.v1.PeerR\aholders\"x\n" +
+	"\breplicas\x18\x02 \x01(\rR\breplicas\x12!\n" +
+	"\fcid_replicas\x18\x03 \x03(\rR\vcidReplicas\x12\x1a\n" +
+	"\breceipts\x18\x04 \x03(\fR\breceipts\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\rR\x06target\"I\n" +
+	"\x0eLookupResponse\x121\n" +
+	"\aholders\x18\x02 \x03(\v2\x17.supertracker.v1.HolderR\aholdersJ\x04\b\x01\x10\x02\"x\n" +
 	"\x12SupernodesResponse\x125\n" +
 	"\n" +
 	"supernodes\x18\x01 \x03(\v2\x15.supertracker.v1.PeerR\n" +
 	"supernodes\x12+\n" +
-	"\x05peers\x18\x02 \x03(\v2\x15.supertracker.v1.PeerR\x05peers\".\n" +
-	"\x10ReplicateRequest\x12\x1a\n" +
-	"\benvelope\x18\x01 \x01(\fR\benvelope\"r\n" +
-	"\x11ReplicateResponse\x12/\n" +
-	"\x06status\x18\x01 \x01(\x0e2\x17.supertracker.v1.StatusR\x06status\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\x12\x16\n" +
-	"\x06stored\x18\x03 \x01(\rR\x06stored*\x86\x01\n" +
+	"\x05peers\x18\x02 \x03(\v2\x15.supertracker.v1.PeerR\x05peers\"\x84\x02\n" +
+	"\vPeerRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x125\n" +
+	"\x05hello\x18\n" +
+	" \x01(\v2\x1d.supertracker.v1.HelloRequestH\x00R\x05hello\x128\n" +
+	"\x06gossip\x18\v \x01(\v2\x1e.supertracker.v1.GossipRequestH\x00R\x06gossip\x125\n" +
+	"\x05store\x18\f \x01(\v2\x1d.supertracker.v1.StoreRequestH\x00R\x05store\x125\n" +
+	"\x05fetch\x18\r \x01(\v2\x1d.supertracker.v1.FetchRequestH\x00R\x05fetchB\x06\n" +
+	"\x04body\"\xd0\x02\n" +
+	"\fPeerResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12/\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x17.supertracker.v1.StatusR\x06status\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x126\n" +
+	"\x05hello\x18\n" +
+	" \x01(\v2\x1e.supertracker.v1.HelloResponseH\x00R\x05hello\x129\n" +
+	"\x06gossip\x18\v \x01(\v2\x1f.supertracker.v1.GossipResponseH\x00R\x06gossip\x126\n" +
+	"\x05store\x18\f \x01(\v2\x1e.supertracker.v1.StoreResponseH\x00R\x05store\x126\n" +
+	"\x05fetch\x18\r \x01(\v2\x1e.supertracker.v1.FetchResponseH\x00R\x05fetchB\x06\n" +
+	"\x04body\"\"\n" +
+	"\fHelloRequest\x12\x12\n" +
+	"\x04cert\x18\x01 \x01(\fR\x04cert\"#\n" +
+	"\rHelloResponse\x12\x12\n" +
+	"\x04cert\x18\x01 \x01(\fR\x04cert\"\\\n" +
+	"\rGossipRequest\x125\n" +
+	"\x06digest\x18\x01 \x03(\v2\x1d.supertracker.v1.MemberDigestR\x06digest\x12\x14\n" +
+	"\x05certs\x18\x02 \x03(\fR\x05certs\"9\n" +
+	"\fMemberDigest\x12\x17\n" +
+	"\apeer_id\x18\x01 \x01(\fR\x06peerId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"&\n" +
+	"\x0eGossipResponse\x12\x14\n" +
+	"\x05certs\x18\x01 \x03(\fR\x05certs\"i\n" +
+	"\fStoreRequest\x12\"\n" +
+	"\fannouncement\x18\x01 \x01(\fR\fannouncement\x125\n" +
+	"\aentries\x18\x02 \x03(\v2\x1b.supertracker.v1.StoreEntryR\aentries\"J\n" +
+	"\n" +
+	"StoreEntry\x12\x10\n" +
+	"\x03cid\x18\x01 \x01(\fR\x03cid\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x14\n" +
+	"\x05proof\x18\x03 \x03(\fR\x05proof\")\n" +
+	"\rStoreResponse\x12\x18\n" +
+	"\areceipt\x18\x01 \x01(\fR\areceipt\"6\n" +
+	"\fFetchRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"B\n" +
+	"\rFetchResponse\x121\n" +
+	"\aholders\x18\x01 \x03(\v2\x17.supertracker.v1.HolderR\aholders*\x86\x01\n" +
 	"\x06Status\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x0f\n" +
 	"\vBAD_REQUEST\x10\x01\x12\v\n" +
@@ -1402,54 +2389,78 @@ func file_supertracker_proto_rawDescGZIP() []byte {
 }
 
 var file_supertracker_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_supertracker_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_supertracker_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_supertracker_proto_goTypes = []any{
 	(Status)(0),                // 0: supertracker.v1.Status
 	(*Peer)(nil),               // 1: supertracker.v1.Peer
 	(*Announcement)(nil),       // 2: supertracker.v1.Announcement
-	(*Load)(nil),               // 3: supertracker.v1.Load
-	(*Request)(nil),            // 4: supertracker.v1.Request
-	(*AttachRequest)(nil),      // 5: supertracker.v1.AttachRequest
-	(*HeartbeatRequest)(nil),   // 6: supertracker.v1.HeartbeatRequest
-	(*AnnounceRequest)(nil),    // 7: supertracker.v1.AnnounceRequest
-	(*LookupRequest)(nil),      // 8: supertracker.v1.LookupRequest
-	(*SupernodesRequest)(nil),  // 9: supertracker.v1.SupernodesRequest
-	(*DetachRequest)(nil),      // 10: supertracker.v1.DetachRequest
-	(*Response)(nil),           // 11: supertracker.v1.Response
-	(*AttachResponse)(nil),     // 12: supertracker.v1.AttachResponse
-	(*HeartbeatResponse)(nil),  // 13: supertracker.v1.HeartbeatResponse
-	(*AnnounceResponse)(nil),   // 14: supertracker.v1.AnnounceResponse
-	(*LookupResponse)(nil),     // 15: supertracker.v1.LookupResponse
-	(*SupernodesResponse)(nil), // 16: supertracker.v1.SupernodesResponse
-	(*ReplicateRequest)(nil),   // 17: supertracker.v1.ReplicateRequest
-	(*ReplicateResponse)(nil),  // 18: supertracker.v1.ReplicateResponse
+	(*Receipt)(nil),            // 3: supertracker.v1.Receipt
+	(*SupernodeCert)(nil),      // 4: supertracker.v1.SupernodeCert
+	(*Holder)(nil),             // 5: supertracker.v1.Holder
+	(*Load)(nil),               // 6: supertracker.v1.Load
+	(*Request)(nil),            // 7: supertracker.v1.Request
+	(*AttachRequest)(nil),      // 8: supertracker.v1.AttachRequest
+	(*HeartbeatRequest)(nil),   // 9: supertracker.v1.HeartbeatRequest
+	(*AnnounceRequest)(nil),    // 10: supertracker.v1.AnnounceRequest
+	(*LookupRequest)(nil),      // 11: supertracker.v1.LookupRequest
+	(*SupernodesRequest)(nil),  // 12: supertracker.v1.SupernodesRequest
+	(*DetachRequest)(nil),      // 13: supertracker.v1.DetachRequest
+	(*Response)(nil),           // 14: supertracker.v1.Response
+	(*AttachResponse)(nil),     // 15: supertracker.v1.AttachResponse
+	(*HeartbeatResponse)(nil),  // 16: supertracker.v1.HeartbeatResponse
+	(*AnnounceResponse)(nil),   // 17: supertracker.v1.AnnounceResponse
+	(*LookupResponse)(nil),     // 18: supertracker.v1.LookupResponse
+	(*SupernodesResponse)(nil), // 19: supertracker.v1.SupernodesResponse
+	(*PeerRequest)(nil),        // 20: supertracker.v1.PeerRequest
+	(*PeerResponse)(nil),       // 21: supertracker.v1.PeerResponse
+	(*HelloRequest)(nil),       // 22: supertracker.v1.HelloRequest
+	(*HelloResponse)(nil),      // 23: supertracker.v1.HelloResponse
+	(*GossipRequest)(nil),      // 24: supertracker.v1.GossipRequest
+	(*MemberDigest)(nil),       // 25: supertracker.v1.MemberDigest
+	(*GossipResponse)(nil),     // 26: supertracker.v1.GossipResponse
+	(*StoreRequest)(nil),       // 27: supertracker.v1.StoreRequest
+	(*StoreEntry)(nil),         // 28: supertracker.v1.StoreEntry
+	(*StoreResponse)(nil),      // 29: supertracker.v1.StoreResponse
+	(*FetchRequest)(nil),       // 30: supertracker.v1.FetchRequest
+	(*FetchResponse)(nil),      // 31: supertracker.v1.FetchResponse
 }
 var file_supertracker_proto_depIdxs = []int32{
-	5,  // 0: supertracker.v1.Request.attach:type_name -> supertracker.v1.AttachRequest
-	6,  // 1: supertracker.v1.Request.heartbeat:type_name -> supertracker.v1.HeartbeatRequest
-	7,  // 2: supertracker.v1.Request.announce:type_name -> supertracker.v1.AnnounceRequest
-	8,  // 3: supertracker.v1.Request.lookup:type_name -> supertracker.v1.LookupRequest
-	9,  // 4: supertracker.v1.Request.supernodes:type_name -> supertracker.v1.SupernodesRequest
-	10, // 5: supertracker.v1.Request.detach:type_name -> supertracker.v1.DetachRequest
+	8,  // 0: supertracker.v1.Request.attach:type_name -> supertracker.v1.AttachRequest
+	9,  // 1: supertracker.v1.Request.heartbeat:type_name -> supertracker.v1.HeartbeatRequest
+	10, // 2: supertracker.v1.Request.announce:type_name -> supertracker.v1.AnnounceRequest
+	11, // 3: supertracker.v1.Request.lookup:type_name -> supertracker.v1.LookupRequest
+	12, // 4: supertracker.v1.Request.supernodes:type_name -> supertracker.v1.SupernodesRequest
+	13, // 5: supertracker.v1.Request.detach:type_name -> supertracker.v1.DetachRequest
 	1,  // 6: supertracker.v1.AttachRequest.supernodes:type_name -> supertracker.v1.Peer
 	1,  // 7: supertracker.v1.HeartbeatRequest.supernodes:type_name -> supertracker.v1.Peer
 	0,  // 8: supertracker.v1.Response.status:type_name -> supertracker.v1.Status
-	12, // 9: supertracker.v1.Response.attach:type_name -> supertracker.v1.AttachResponse
-	13, // 10: supertracker.v1.Response.heartbeat:type_name -> supertracker.v1.HeartbeatResponse
-	14, // 11: supertracker.v1.Response.announce:type_name -> supertracker.v1.AnnounceResponse
-	15, // 12: supertracker.v1.Response.lookup:type_name -> supertracker.v1.LookupResponse
-	16, // 13: supertracker.v1.Response.supernodes:type_name -> supertracker.v1.SupernodesResponse
-	3,  // 14: supertracker.v1.AttachResponse.load:type_name -> supertracker.v1.Load
-	3,  // 15: supertracker.v1.HeartbeatResponse.load:type_name -> supertracker.v1.Load
-	1,  // 16: supertracker.v1.LookupResponse.holders:type_name -> supertracker.v1.Peer
+	15, // 9: supertracker.v1.Response.attach:type_name -> supertracker.v1.AttachResponse
+	16, // 10: supertracker.v1.Response.heartbeat:type_name -> supertracker.v1.HeartbeatResponse
+	17, // 11: supertracker.v1.Response.announce:type_name -> supertracker.v1.AnnounceResponse
+	18, // 12: supertracker.v1.Response.lookup:type_name -> supertracker.v1.LookupResponse
+	19, // 13: supertracker.v1.Response.supernodes:type_name -> supertracker.v1.SupernodesResponse
+	6,  // 14: supertracker.v1.AttachResponse.load:type_name -> supertracker.v1.Load
+	6,  // 15: supertracker.v1.HeartbeatResponse.load:type_name -> supertracker.v1.Load
+	5,  // 16: supertracker.v1.LookupResponse.holders:type_name -> supertracker.v1.Holder
 	1,  // 17: supertracker.v1.SupernodesResponse.supernodes:type_name -> supertracker.v1.Peer
 	1,  // 18: supertracker.v1.SupernodesResponse.peers:type_name -> supertracker.v1.Peer
-	0,  // 19: supertracker.v1.ReplicateResponse.status:type_name -> supertracker.v1.Status
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	22, // 19: supertracker.v1.PeerRequest.hello:type_name -> supertracker.v1.HelloRequest
+	24, // 20: supertracker.v1.PeerRequest.gossip:type_name -> supertracker.v1.GossipRequest
+	27, // 21: supertracker.v1.PeerRequest.store:type_name -> supertracker.v1.StoreRequest
+	30, // 22: supertracker.v1.PeerRequest.fetch:type_name -> supertracker.v1.FetchRequest
+	0,  // 23: supertracker.v1.PeerResponse.status:type_name -> supertracker.v1.Status
+	23, // 24: supertracker.v1.PeerResponse.hello:type_name -> supertracker.v1.HelloResponse
+	26, // 25: supertracker.v1.PeerResponse.gossip:type_name -> supertracker.v1.GossipResponse
+	29, // 26: supertracker.v1.PeerResponse.store:type_name -> supertracker.v1.StoreResponse
+	31, // 27: supertracker.v1.PeerResponse.fetch:type_name -> supertracker.v1.FetchResponse
+	25, // 28: supertracker.v1.GossipRequest.digest:type_name -> supertracker.v1.MemberDigest
+	28, // 29: supertracker.v1.StoreRequest.entries:type_name -> supertracker.v1.StoreEntry
+	5,  // 30: supertracker.v1.FetchResponse.holders:type_name -> supertracker.v1.Holder
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_supertracker_proto_init() }
@@ -1457,7 +2468,7 @@ func file_supertracker_proto_init() {
 	if File_supertracker_proto != nil {
 		return
 	}
-	file_supertracker_proto_msgTypes[3].OneofWrappers = []any{
+	file_supertracker_proto_msgTypes[6].OneofWrappers = []any{
 		(*Request_Attach)(nil),
 		(*Request_Heartbeat)(nil),
 		(*Request_Announce)(nil),
@@ -1465,12 +2476,24 @@ func file_supertracker_proto_init() {
 		(*Request_Supernodes)(nil),
 		(*Request_Detach)(nil),
 	}
-	file_supertracker_proto_msgTypes[10].OneofWrappers = []any{
+	file_supertracker_proto_msgTypes[13].OneofWrappers = []any{
 		(*Response_Attach)(nil),
 		(*Response_Heartbeat)(nil),
 		(*Response_Announce)(nil),
 		(*Response_Lookup)(nil),
 		(*Response_Supernodes)(nil),
+	}
+	file_supertracker_proto_msgTypes[19].OneofWrappers = []any{
+		(*PeerRequest_Hello)(nil),
+		(*PeerRequest_Gossip)(nil),
+		(*PeerRequest_Store)(nil),
+		(*PeerRequest_Fetch)(nil),
+	}
+	file_supertracker_proto_msgTypes[20].OneofWrappers = []any{
+		(*PeerResponse_Hello)(nil),
+		(*PeerResponse_Gossip)(nil),
+		(*PeerResponse_Store)(nil),
+		(*PeerResponse_Fetch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1478,7 +2501,7 @@ func file_supertracker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_supertracker_proto_rawDesc), len(file_supertracker_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,122 @@
+package protocol
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/record"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/supertracker/supertracker/protocol/pb"
+)
+
+// ReceiptDomain and ReceiptPayloadType sign store receipts.
+const ReceiptDomain = "supertracker-receipt"
+
+// ReceiptPayloadType is the envelope payload type of a Receipt.
+var ReceiptPayloadType = []byte("/supertracker/receipt/1")
+
+// Receipt is a replica's signed statement "I stored the CIDs at Indices of
+// the announcement whose envelope hashes to Announcement". A leaf counts
+// its replicas from receipts it verified itself, so a lying supernode can
+// not inflate the count.
+type Receipt struct {
+	Replica      peer.ID
+	Announcement [32]byte
+	Indices      []uint32
+	At           time.Time
+
+	limits *Limits
+}
+
+var _ record.Record = (*Receipt)(nil)
+
+// Domain implements record.Record.
+func (r *Receipt) Domain() string { return ReceiptDomain }
+
+// Codec implements record.Record.
+func (r *Receipt) Codec() []byte { return ReceiptPayloadType }
+
+// MarshalRecord implements record.Record.
+func (r *Receipt) MarshalRecord() ([]byte, error) {
+	return proto.Marshal(&pb.Receipt{Replica: []byte(r.Replica), Announcement: r.Announcement[:],
+		Indices: r.Indices, AtUnixMs: r.At.UnixMilli()})
+}
+
+// UnmarshalRecord implements record.Record; it enforces the limits.
+func (r *Receipt) UnmarshalRecord(b []byte) error {
+	l := DefaultLimits
+	if r.limits != nil {
+		l = *r.limits
+	}
+	var m pb.Receipt
+	if err := proto.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%w: receipt: %v", ErrMalformed, err)
+	}
+	id, err := peer.IDFromBytes(m.Replica)
+	if err != nil {
+		return fmt.Errorf("%w: receipt replica: %v", ErrMalformed, err)
+	}
+	if len(m.Announcement) != sha256.Size {
+		return fmt.Errorf("%w: receipt names an announcement by %d bytes", ErrMalformed, len(m.Announcement))
+	}
+	if len(m.Indices) > l.MaxCIDsPerAnnouncement {
+		return fmt.Errorf("%w: receipt of %d CIDs (max %d)", ErrOverLimit, len(m.Indices), l.MaxCIDsPerAnnouncement)
+	}
+	*r = Receipt{Replica: id, Indices: m.Indices, At: time.UnixMilli(m.AtUnixMs), limits: r.limits}
+	copy(r.Announcement[:], m.Announcement)
+	return nil
+}
+
+// SignReceipt seals r with the replica's key.
+func (l Limits) SignReceipt(r *Receipt, key crypto.PrivKey) ([]byte, error) {
+	signer, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: signing key: %w", err)
+	}
+	if signer != r.Replica {
+		return nil, fmt.Errorf("%w: key of %s cannot sign for %s", ErrSignerMismatch, signer, r.Replica)
+	}
+	return l.seal(r, key)
+}
+
+// OpenReceipt verifies a receipt envelope: signature, and that the signer is
+// the replica it names.
+func (l Limits) OpenReceipt(envelope []byte) (*Receipt, error) {
+	r := &Receipt{limits: &l}
+	signer, err := l.open(envelope, r)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	if signer != r.Replica {
+		return nil, fmt.Errorf("%w: receipt signed by %s for %s", ErrSignerMismatch, signer, r.Replica)
+	}
+	r.limits = nil
+	return r, nil
+}
+
+// ReplicasPerCID counts, for each of the n CIDs of the announcement named
+// by hash, the distinct replicas whose receipt covers it. Receipts for other
+// announcements, indices out of range and repeats are ignored.
+func ReplicasPerCID(hash [32]byte, n int, receipts []*Receipt) []int {
+	counts := make([]int, n)
+	seen := make(map[peer.ID]bool, len(receipts))
+	for _, r := range receipts {
+		if r == nil || r.Announcement != hash || seen[r.Replica] {
+			continue
+		}
+		seen[r.Replica] = true
+		idx := slices.Clone(r.Indices)
+		slices.Sort(idx)
+		for i, x := range idx {
+			if int(x) < n && (i == 0 || idx[i-1] != x) {
+				counts[x]++
+			}
+		}
+	}
+	return counts
+}
