@@ -587,10 +587,13 @@ func (a *Agent) waitPrimary(ctx context.Context) (route, error) {
 	}
 }
 
-// AnnounceResult reports what the overlay accepted.
+// AnnounceResult reports what the overlay accepted, as the agent counted it
+// from the replicas' signed receipts.
 type AnnounceResult struct {
-	Accepted int // CIDs accepted
-	Replicas int // fewest supernodes that stored any batch
+	Accepted        int // CIDs accepted
+	Replicas        int // fewest replicas any CID reached
+	Target          int // replicas each CID should have (r, or fewer supernodes)
+	UnderReplicated int // CIDs below Target (the supernode keeps repairing them)
 }
 
 // Announce adds cids to the announced set (durably, when there is a data

@@ -56,22 +56,32 @@ func (a *Agent) send(ctx context.Context, cids []cid.Cid, withdraw bool) (Announ
 	a.sendMu.Lock()
 	defer a.sendMu.Unlock()
 	res := AnnounceResult{Replicas: -1}
-	max := a.cfg.Limits.MaxCIDsPerAnnouncement
+	per := a.cfg.Limits.MaxCIDsPerAnnouncement
 	for len(cids) > 0 {
-		batch := cids[:min(max, len(cids))]
+		batch := cids[:min(per, len(cids))]
 		cids = cids[len(batch):]
 		err := a.viaPrimary(ctx, func(ctx context.Context, r route) error {
 			env, err := a.sign(batch, withdraw)
 			if err != nil {
 				return err
 			}
-			accepted, replicas, err := r.announce(ctx, env)
+			resp, err := r.announce(ctx, env, protocol.CIDsToBytes(batch))
 			if err != nil {
 				return err
 			}
-			res.Accepted += accepted
-			if res.Replicas < 0 || replicas < res.Replicas {
-				res.Replicas = replicas
+			counts, target, err := a.countReplicas(env, len(batch), resp)
+			if err != nil {
+				return err
+			}
+			res.Accepted += len(batch)
+			res.Target = max(res.Target, target)
+			for _, c := range counts {
+				if res.Replicas < 0 || c < res.Replicas {
+					res.Replicas = c
+				}
+				if c < target {
+					res.UnderReplicated++
+				}
 			}
 			return nil
 		})
@@ -105,12 +115,11 @@ func (a *Agent) sign(cids []cid.Cid, withdraw bool) ([]byte, error) {
 	ann := &protocol.Announcement{
 		Peer:     a.host.ID(),
 		Addrs:    a.announceAddrs(),
-		CIDs:     cids,
 		Seq:      seq,
 		Expires:  now.Add(ttl),
 		Withdraw: withdraw,
 	}
-	return a.cfg.Limits.SignAnnouncement(ann, a.host.Peerstore().PrivKey(a.host.ID()))
+	return a.cfg.Limits.SignAnnouncement(ann, cids, a.host.Peerstore().PrivKey(a.host.ID()))
 }
 
 // announceAddrs are the host's dialable addresses, at most the limit.
@@ -135,9 +144,12 @@ func (a *Agent) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrIn
 	}
 	var out []peer.AddrInfo
 	err := a.viaPrimary(ctx, func(ctx context.Context, r route) error {
-		var err error
-		out, err = r.lookup(ctx, c, limit)
-		return err
+		hs, err := r.lookup(ctx, c, limit)
+		if err != nil {
+			return err
+		}
+		out = a.verifyHolders(c, hs)
+		return nil
 	})
 	if err == nil {
 		a.noteSeen(out)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/protocol/pb"
 )
@@ -14,50 +13,47 @@ import (
 // its process is itself a supernode (after a promotion): the local
 // supernode verifies and replicates the agent's signed announcements and
 // answers its lookups. supernode.Node implements it.
+//
+// Both routes answer in wire form, and the agent checks the answers the
+// same way: replicas are counted from signed receipts, holders from signed
+// announcements with inclusion proofs (verify.go).
 type LocalOverlay interface {
-	AnnounceSelf(ctx context.Context, envelope []byte) (accepted, replicas int, err error)
-	Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error)
+	AnnounceSelf(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error)
+	LookupHolders(ctx context.Context, key []byte, limit int) ([]*pb.Holder, error)
 	// RecordTTL is how long records live there without a refresh.
 	RecordTTL() time.Duration
 }
 
 // route is where requests go: the remote primary or the local supernode.
 type route interface {
-	announce(ctx context.Context, envelope []byte) (accepted, replicas int, err error)
-	lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error)
+	announce(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error)
+	lookup(ctx context.Context, c cid.Cid, limit int) ([]*pb.Holder, error)
 }
 
-func (c *snClient) announce(ctx context.Context, envelope []byte) (int, int, error) {
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: envelope}}})
+func (c *snClient) announce(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error) {
+	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: envelope, Cids: cids}}})
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	r := resp.GetAnnounce()
-	return int(r.GetAccepted()), int(r.GetReplicas()), nil
+	return resp.GetAnnounce(), nil
 }
 
-func (c *snClient) lookup(ctx context.Context, k cid.Cid, limit int) ([]peer.AddrInfo, error) {
+func (c *snClient) lookup(ctx context.Context, k cid.Cid, limit int) ([]*pb.Holder, error) {
 	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Lookup{Lookup: &pb.LookupRequest{Cid: k.Bytes(), Limit: uint32(limit)}}})
 	if err != nil {
 		return nil, err
 	}
-	var out []peer.AddrInfo
-	for _, h := range resp.GetLookup().GetHolders() {
-		if info, err := c.limits.PeerFromPB(h); err == nil { // validated by DecodeResponse
-			out = append(out, info)
-		}
-	}
-	return out, nil
+	return resp.GetLookup().GetHolders(), nil
 }
 
 type localRoute struct{ o LocalOverlay }
 
-func (l localRoute) announce(ctx context.Context, env []byte) (int, int, error) {
-	return l.o.AnnounceSelf(ctx, env)
+func (l localRoute) announce(ctx context.Context, env []byte, cids [][]byte) (*pb.AnnounceResponse, error) {
+	return l.o.AnnounceSelf(ctx, env, cids)
 }
 
-func (l localRoute) lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
-	return l.o.Lookup(ctx, c, limit)
+func (l localRoute) lookup(ctx context.Context, c cid.Cid, limit int) ([]*pb.Holder, error) {
+	return l.o.LookupHolders(ctx, c.Hash(), limit)
 }
 
 // SetLocal makes the agent send its announcements and lookups to o, the

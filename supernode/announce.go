@@ -2,178 +2,220 @@ package supernode
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
-	"github.com/ipfs/go-cid"
-	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/supernode/recordstore"
 )
 
-// announce verifies a leaf's signed announcement (the signer must be the
-// leaf on the other end of the stream), stores it here if this supernode is
-// among the r closest to a CID, and replicates it to the other closest
-// supernodes, which verify it again.
-func (n *Node) announce(leaf peer.ID, envelope []byte) (*pb.AnnounceResponse, error) {
-	a, err := n.cfg.Limits.OpenAnnouncement(envelope, n.now())
+// The record path. A leaf's primary verifies its signed announcement once,
+// places every CID on the r closest usable supernodes of its membership
+// view (one per network prefix), groups the batch by replica, and sends
+// each replica only its CIDs with their inclusion proofs, on the kept-open
+// session with that replica. Replicas verify and answer with signed
+// receipts; the leaf gets them all and counts its replicas itself. CIDs
+// that reached fewer than the target are an explicit outcome, and the
+// primary keeps retrying the missing replicas (repair.go).
+
+// AnnounceOutcome is what an announcement achieved.
+type AnnounceOutcome struct {
+	Accepted    int      // CIDs accepted
+	Target      int      // replicas each CID should have: r, or fewer supernodes
+	CIDReplicas []int    // per CID: replicas whose receipt covers it
+	Receipts    [][]byte // the replicas' signed receipts
+}
+
+// MinReplicas is the fewest replicas any CID reached.
+func (o *AnnounceOutcome) MinReplicas() int {
+	m := -1
+	for _, c := range o.CIDReplicas {
+		if m < 0 || c < m {
+			m = c
+		}
+	}
+	return max(m, 0)
+}
+
+// UnderReplicated counts CIDs below the target.
+func (o *AnnounceOutcome) UnderReplicated() int {
+	k := 0
+	for _, c := range o.CIDReplicas {
+		if c < o.Target {
+			k++
+		}
+	}
+	return k
+}
+
+// Announce verifies and places a leaf's signed announcement (envelope) of
+// cids (wire form). leaf is the peer that sent it, which must be the
+// signer.
+func (n *Node) Announce(ctx context.Context, leaf peer.ID, envelope []byte, cids [][]byte) (*AnnounceOutcome, error) {
+	now := n.clock.Now()
+	a, err := n.openAnnouncement(envelope, now)
 	if err != nil {
 		return nil, err
 	}
 	if a.Peer != leaf {
 		return nil, fmt.Errorf("%w: announcement of %s sent by %s", protocol.ErrSignerMismatch, a.Peer, leaf)
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ReplicateTimeout)
+	b, err := n.cfg.Limits.BindCIDs(a, cids)
+	if err != nil {
+		return nil, err
+	}
+	if !n.cidLim.allowLeaf(leaf, n.prefixOf(leaf), len(b.CIDs), now) {
+		return nil, refuse(pb.Status_RATE_LIMITED, "announcement budget exceeded (%d CIDs)", len(b.CIDs))
+	}
+	if !n.announcing.TryAcquire(1) {
+		return nil, refuse(pb.Status_OVER_CAPACITY, "%d announcements in flight; try another supernode", n.cfg.MaxConcurrentAnnounces)
+	}
+	defer n.announcing.Release(1)
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicateTimeout)
 	defer cancel()
-	targets := n.replicaSet(ctx, a.CIDs)
-	stored, refusal := n.replicate(ctx, targets, a, envelope)
-	if stored == 0 {
-		if refusal != nil {
-			return nil, refusal // e.g. over the records-per-leaf cap
-		}
-		return nil, refuse(pb.Status_INTERNAL, "no supernode stored the announcement")
-	}
-	return &pb.AnnounceResponse{Accepted: uint32(len(a.CIDs)), Replicas: uint32(stored)}, nil
+	return n.place(ctx, b)
 }
 
-// replicaSet is the union over cids of the r supernodes closest to each CID
-// (this one included when it is among them).
-func (n *Node) replicaSet(ctx context.Context, cids []cid.Cid) []peer.ID {
-	var mu sync.Mutex
-	set := make(map[peer.ID]struct{})
-	var wg sync.WaitGroup
-	for _, c := range cids {
+// place stores batch b on each CID's replicas and collects the receipts.
+func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, error) {
+	now := n.clock.Now()
+	snap := n.view.Snapshot()
+	r := n.cfg.ReplicationFactor
+	shares := make(map[peer.ID][]int) // replica → indices of its CIDs
+	for i, c := range b.CIDs {
+		for _, p := range snap.Replicas(c.Hash(), r, now) {
+			shares[p] = append(shares[p], i)
+		}
+	}
+	out := &AnnounceOutcome{Accepted: len(b.CIDs), Target: min(r, snap.Size(now))}
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		receipts []*protocol.Receipt
+		refusal  error
+		failed   = make(map[peer.ID][]int)
+	)
+	for p, idx := range shares {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			closest := n.closestSupernodes(ctx, c, n.cfg.ReplicationFactor)
-			mu.Lock()
-			for _, p := range closest {
-				set[p] = struct{}{}
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	out := make([]peer.ID, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	return out
-}
-
-// closestSupernodes returns the r supernodes (self included) closest to c
-// by XOR distance, found with a DHT GetClosestPeers query; if the query
-// fails it falls back to the local routing table.
-func (n *Node) closestSupernodes(ctx context.Context, c cid.Cid, r int) []peer.ID {
-	key := string(c.Hash())
-	peers, err := n.dht.GetClosestPeers(ctx, key)
-	if err != nil || len(peers) == 0 {
-		peers = n.dht.RoutingTable().NearestPeers(kb.ConvertKey(key), r)
-	}
-	peers = append(peers, n.host.ID())
-	peers = kb.SortClosestPeers(dedup(peers), kb.ConvertKey(key))
-	if len(peers) > r {
-		peers = peers[:r]
-	}
-	return peers
-}
-
-func dedup(ps []peer.ID) []peer.ID {
-	seen := make(map[peer.ID]struct{}, len(ps))
-	out := ps[:0]
-	for _, p := range ps {
-		if _, ok := seen[p]; !ok {
-			seen[p] = struct{}{}
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// replicate stores a at every target and returns how many stored it, and
-// one of the refusals (as opposed to failures) if any target refused it.
-func (n *Node) replicate(ctx context.Context, targets []peer.ID, a *protocol.Announcement, envelope []byte) (int, error) {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	stored := 0
-	var refusal error
-	for _, p := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			if p == n.host.ID() {
-				err = n.store(ctx, a)
-			} else {
-				err = n.sendReplica(ctx, p, envelope)
-			}
-			if err != nil {
-				n.cfg.Logger.Debug("replication failed", "to", p, "leaf", a.Peer, "err", err)
-				if errors.Is(err, protocol.ErrRefused) {
-					mu.Lock()
-					refusal = err
-					mu.Unlock()
+			env, err := n.storeAt(ctx, p, b, idx)
+			var rc *protocol.Receipt
+			if err == nil {
+				rc, err = n.cfg.Limits.OpenReceipt(env)
+				if err == nil && (rc.Replica != p || rc.Announcement != b.Hash) {
+					err = fmt.Errorf("%w: receipt from %s names %s", protocol.ErrSignerMismatch, p, rc.Replica)
 				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				n.cfg.Logger.Debug("replica store failed", "replica", p, "leaf", b.Peer, "err", err)
+				if errors.Is(err, protocol.ErrRefused) && refusal == nil {
+					refusal = err
+				}
+				failed[p] = idx
 				return
 			}
-			mu.Lock()
-			stored++
-			mu.Unlock()
+			receipts = append(receipts, rc)
+			out.Receipts = append(out.Receipts, env)
+			if missing := missingIndices(idx, rc.Indices); len(missing) > 0 && p != n.host.ID() {
+				failed[p] = missing
+			}
 		}()
 	}
 	wg.Wait()
-	return stored, refusal
-}
-
-// store writes a verified announcement into the DHT's provider store, where
-// kad-dht's GET_PROVIDERS handler serves it to any client.
-func (n *Node) store(ctx context.Context, a *protocol.Announcement) error {
-	now := n.now()
-	cids, ok := n.index.admit(a.Peer, a.CIDs, a.Seq, a.Expires, a.Withdraw, n.cfg.MaxRecordsPerLeaf, now)
-	if !ok {
-		return refuse(pb.Status_REFUSED, "leaf %s would exceed %d records", a.Peer, n.cfg.MaxRecordsPerLeaf)
+	out.CIDReplicas = protocol.ReplicasPerCID(b.Hash, len(b.CIDs), receipts)
+	if refusal != nil && len(receipts) == 0 {
+		return nil, refusal // e.g. over the records-per-leaf cap everywhere
 	}
-	if a.Withdraw {
-		// kad-dht's provider store has no delete: the record ages out
-		// within RecordTTL; until then lookups through us filter it.
-		return nil
+	if out.MinReplicas() == 0 && out.Target > 0 && len(receipts) == 0 {
+		return nil, refuse(pb.Status_INTERNAL, "no replica stored the announcement")
 	}
-	info := peer.AddrInfo{ID: a.Peer, Addrs: a.Addrs}
-	if a.Peer == n.host.ID() {
-		// kad-dht keeps no addresses for records whose provider is the
-		// local peer (it serves them from the peerstore): put ours there.
-		n.host.Peerstore().AddAddrs(a.Peer, a.Addrs, n.cfg.RecordTTL)
-	}
-	ps := n.dht.ProviderStore()
-	for _, c := range cids {
-		if err := ps.AddProvider(ctx, c.Hash(), info); err != nil {
-			return fmt.Errorf("supernode: storing provider record: %w", err)
+	if refusal == nil {
+		for p, idx := range failed {
+			n.retryLater(p, b, idx)
 		}
 	}
-	return nil
+	return out, nil
 }
 
-// AnnounceSelf verifies and replicates an announcement signed by this
+// storeAt sends replica p its share (indices idx) of b and returns its
+// signed receipt; this supernode stores its own share directly.
+func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []int) ([]byte, error) {
+	if p == n.host.ID() {
+		items := make([]recordstore.Item, 0, len(idx))
+		for _, i := range idx {
+			proof, err := b.Tree.Proof(i)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, recordstore.Item{CID: b.CIDs[i], Index: i, Proof: proof})
+		}
+		stored, err := n.storeItems(b.SignedAnnouncement, items)
+		if err != nil {
+			return nil, err
+		}
+		return n.receipt(b.SignedAnnouncement, stored)
+	}
+	st := &pb.StoreRequest{Announcement: b.Envelope}
+	for _, i := range idx {
+		proof, err := b.Tree.Proof(i)
+		if err != nil {
+			return nil, err
+		}
+		st.Entries = append(st.Entries, &pb.StoreEntry{Cid: b.CIDs[i].Bytes(), Index: uint32(i), Proof: proof})
+	}
+	return n.sendStore(ctx, p, st)
+}
+
+// sendStore sends one store request to replica p and returns the receipt.
+func (n *Node) sendStore(ctx context.Context, p peer.ID, st *pb.StoreRequest) ([]byte, error) {
+	c, err := n.client(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.call(ctx, &pb.PeerRequest{Body: &pb.PeerRequest_Store{Store: st}})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetStore().GetReceipt(), nil
+}
+
+// missingIndices returns the indices of want that got does not list.
+func missingIndices(want []int, got []uint32) []int {
+	have := make(map[uint32]bool, len(got))
+	for _, g := range got {
+		have[g] = true
+	}
+	var out []int
+	for _, w := range want {
+		if !have[uint32(w)] {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// AnnounceSelf verifies and places an announcement signed by this
 // supernode's own key: how a node that was promoted keeps announcing what
-// it holds (leaf.LocalOverlay).
-func (n *Node) AnnounceSelf(_ context.Context, envelope []byte) (accepted, replicas int, err error) {
-	res, err := n.announce(n.host.ID(), envelope)
+// it holds (leaf.LocalOverlay). The answer is in wire form, with the
+// receipts, as a remote supernode would give it.
+func (n *Node) AnnounceSelf(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error) {
+	out, err := n.Announce(ctx, n.host.ID(), envelope, cids)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	return int(res.Accepted), int(res.Replicas), nil
+	return out.toPB(), nil
 }
 
-// StoreAnnouncement verifies a signed announcement and stores it locally
-// (what a replica does on ReplicateProtocol).
-func (n *Node) StoreAnnouncement(ctx context.Context, envelope []byte) error {
-	a, err := n.cfg.Limits.OpenAnnouncement(envelope, n.now())
-	if err != nil {
-		return err
-	}
-	return n.store(ctx, a)
-}
+func hashOf(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// retryWindow bounds how long a failed replica store is retried.
+const retryWindow = 5 * time.Minute

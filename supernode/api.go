@@ -33,7 +33,7 @@ func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
 		Addrs:         httpapi.FullAddrs(n.AddrInfo()),
 		Leaves:        &st.Leaves,
 		MaxLeaves:     st.MaxLeaves,
-		RoutingTable:  &st.RoutingTable,
+		RoutingTable:  &st.Members,
 		Rho:           &st.Rho,
 		ReqPerSec:     &st.Arrival,
 		Traffic:       protocol.TrafficStatus(n.Traffic(), b.Bandwidth),
@@ -55,7 +55,7 @@ func (b *APIBackend) Withdraw(context.Context, []cid.Cid) (*httpapi.AnnounceResp
 // Objects is empty: a supernode announces nothing of its own.
 func (b *APIBackend) Objects(context.Context) ([]cid.Cid, error) { return nil, nil }
 
-// Lookup runs one DHT query.
+// Lookup asks the CID's replicas (one hop).
 func (b *APIBackend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.Node.cfg.LookupTimeout)
 	defer cancel()

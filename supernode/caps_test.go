@@ -40,16 +40,16 @@ func TestSupernodeCaps(t *testing.T) {
 
 	key := h1.Peerstore().PrivKey(h1.ID())
 	three := []cid.Cid{inproc.CID(t, "c1"), inproc.CID(t, "c2"), inproc.CID(t, "c3")}
-	env, err := protocol.DefaultLimits.SignAnnouncement(&protocol.Announcement{Peer: h1.ID(), CIDs: three, Seq: 1, Expires: time.Now().Add(time.Minute)}, key)
+	env, err := protocol.DefaultLimits.SignAnnouncement(&protocol.Announcement{Peer: h1.ID(), Seq: 1, Expires: time.Now().Add(time.Minute)}, three, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp = l1.send(announceReq(env))
+	resp = l1.send(announceReq(env, three...))
 	if resp.Status != pb.Status_REFUSED || !strings.Contains(resp.Error, "records") {
 		t.Fatalf("3 records over MaxRecordsPerLeaf=2: %v %q, want REFUSED naming the records cap", resp.Status, resp.Error)
 	}
-	env, _ = protocol.DefaultLimits.SignAnnouncement(&protocol.Announcement{Peer: h1.ID(), CIDs: three[:2], Seq: 2, Expires: time.Now().Add(time.Minute)}, key)
-	if resp := l1.send(announceReq(env)); resp.Status != pb.Status_OK {
+	env, _ = protocol.DefaultLimits.SignAnnouncement(&protocol.Announcement{Peer: h1.ID(), Seq: 2, Expires: time.Now().Add(time.Minute)}, three[:2], key)
+	if resp := l1.send(announceReq(env, three[:2]...)); resp.Status != pb.Status_OK {
 		t.Fatalf("2 records under the cap: %v %s", resp.Status, resp.Error)
 	}
 }
@@ -73,8 +73,8 @@ func TestSupernodeRateLimit(t *testing.T) {
 }
 
 // A leaf that knows one supernode finds the others (discovery through the
-// supernode, which knows them from the DHT), and a stock kad-dht client
-// finds supernodes through the rendezvous record they provide.
+// supernode, which knows them from its membership view), and a stock
+// kad-dht client finds supernodes through the rendezvous key.
 func TestSupernodesAreDiscoverable(t *testing.T) {
 	sns := inproc.StartSupernodes(t, 4, inproc.SupernodeConfig())
 	l := inproc.StartLeaf(t, inproc.LeafConfig([]peer.AddrInfo{sns[0].AddrInfo()}))

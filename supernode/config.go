@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/filecoin-project/go-clock"
 	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
@@ -20,39 +21,71 @@ var ErrInvalidConfig = errors.New("supernode: invalid config")
 // LocalConfig and change fields with Options.
 type Config struct {
 	// ReplicationFactor r: how many supernodes (the r closest to each CID
-	// in XOR distance) store each announcement. Mainline uses 8, kad-dht 20.
+	// in XOR distance, one per network prefix) store each record.
 	ReplicationFactor int
-	// RecordTTL: records expire this long after their last refresh.
-	// BitTorrent trackers time a peer out after ~45 min.
+	// RecordTTL: how long a leaf's records live without a refresh (the
+	// expiry leaves sign; they refresh every third of it).
 	RecordTTL time.Duration
 	// HeartbeatInterval the supernode asks its leaves to keep.
 	HeartbeatInterval time.Duration
 	// SessionTimeout: a leaf that has not been heard from for this long is
-	// detached (3 missed heartbeats by default).
+	// detached.
 	SessionTimeout time.Duration
-	// MaxLeaves: most leaves attached at once (Gnutella ultrapeers take 30,
-	// KaZaA supernodes 60–160; a libp2p supernode is cheaper per leaf).
+	// MaxLeaves: most leaves attached at once.
 	MaxLeaves int
+	// MaxLeavesPerPrefix: most leaves attached from one network prefix
+	// (PrefixBits4/6); 0: no per-prefix bound.
+	MaxLeavesPerPrefix int
 	// MaxRecordsPerLeaf: most CIDs one leaf may have live on this supernode.
 	MaxRecordsPerLeaf int
-	// RequestsPerSecond and RequestBurst: per-peer token bucket on the
-	// leaf protocol.
+	// RequestsPerSecond and RequestBurst: per-peer token bucket on the leaf
+	// and peer protocols.
 	RequestsPerSecond float64
 	RequestBurst      int
-	// LookupTimeout bounds one DHT query on a leaf's behalf.
+	// CIDsPerSecond bounds the CIDs announced through this supernode per
+	// second, per leaf, per network prefix and in total (bursts of one
+	// second's worth); a batch over the budget is refused RATE_LIMITED.
+	CIDsPerSecond CIDRates
+	// MaxConcurrentAnnounces bounds announcements (and the replica fan-out
+	// they start) in flight at once; beyond it leaves are told OVER_CAPACITY.
+	MaxConcurrentAnnounces int
+	// LookupTimeout bounds one lookup on a leaf's behalf.
 	LookupTimeout time.Duration
-	// ReplicateTimeout bounds the fan-out of one announcement.
+	// LookupFanout: replicas asked at once for a CID this supernode does not
+	// hold itself (more are asked when those fail or hold nothing).
+	LookupFanout int
+	// LookupSettle: once one replica answered, how long to wait for the
+	// others before answering with what is there.
+	LookupSettle time.Duration
+	// ReplicateTimeout bounds the fan-out of one announcement to its
+	// replicas; replicas that did not answer by then are repaired later.
 	ReplicateTimeout time.Duration
-	// RendezvousInterval: how often the supernode re-provides
-	// protocol.SupernodeRendezvous so others can discover it.
-	RendezvousInterval time.Duration
-	// GCInterval: how often expired records, tombstones and sessions are
-	// dropped from our own indexes.
+	// GossipInterval: how often the membership view is compared with a
+	// random other supernode's.
+	GossipInterval time.Duration
+	// CertTTL: how long this supernode's signed certificate lives; it is
+	// re-issued every third of it, so a dead supernode leaves every view
+	// within CertTTL even if nobody noticed it die.
+	CertTTL time.Duration
+	// RepairDelay: how long a membership change settles before records are
+	// moved to their new replicas.
+	RepairDelay time.Duration
+	// MirrorTTL: how long a record copied into kad-dht's provider store
+	// (for stock kad-dht clients, on their GET_PROVIDERS) is served there;
+	// a withdrawn or expired record can outlive its end there by at most
+	// this much.
+	MirrorTTL time.Duration
+	// PrefixBits4 and PrefixBits6: leading address bits that make one
+	// network prefix (replica diversity, per-prefix bounds); 0 turns
+	// diversity off (tests whose hosts share one address).
+	PrefixBits4, PrefixBits6 int
+	// GCInterval: how often expired records and sessions are removed.
 	GCInterval time.Duration
-	// BootstrapPeers: supernodes to join the DHT through (may be empty for
-	// the first supernode).
+	// BootstrapPeers: supernodes to join through (may be empty for the first
+	// supernode).
 	BootstrapPeers []peer.AddrInfo
-	// Datastore, if set, persists the DHT's provider records and values.
+	// Datastore keeps the records (and survives restarts when on disk); nil
+	// uses an in-memory one.
 	Datastore ds.Batching
 	// Limits bound every message.
 	Limits protocol.Limits
@@ -64,43 +97,69 @@ type Config struct {
 	// UploadLimit, if set, throttles what the supernode sends on our
 	// protocols (--bandwidth-limit); shared with the node's probes.
 	UploadLimit *rate.Limiter
+	// Clock drives every timer and expiry (tests inject a mock); nil is the
+	// wall clock.
+	Clock clock.Clock
 	// DisableDHTAutoRefresh turns off kad-dht's periodic routing table
 	// refresh (tests).
 	DisableDHTAutoRefresh bool
 }
 
+// CIDRates are announcement budgets in CIDs per second; 0 is unbounded.
+type CIDRates struct {
+	PerLeaf, PerPrefix, Total float64
+}
+
 // DefaultConfig is for supernodes on the Internet.
 func DefaultConfig() Config {
 	return Config{
-		ReplicationFactor:  8,
-		RecordTTL:          45 * time.Minute,
-		HeartbeatInterval:  5 * time.Second,
-		SessionTimeout:     15 * time.Second,
-		MaxLeaves:          200,
-		MaxRecordsPerLeaf:  10000,
-		RequestsPerSecond:  50,
-		RequestBurst:       200,
-		LookupTimeout:      10 * time.Second,
-		ReplicateTimeout:   10 * time.Second,
-		RendezvousInterval: 10 * time.Minute,
-		GCInterval:         time.Minute,
-		Limits:             protocol.DefaultLimits,
-		Logger:             slog.Default(),
+		ReplicationFactor:      8,                // mainline DHT's 8 (kad-dht: 20)
+		RecordTTL:              45 * time.Minute, // BitTorrent trackers time a peer out after ~45 min
+		HeartbeatInterval:      5 * time.Second,  // a silent primary is replaced within ~10 s
+		SessionTimeout:         15 * time.Second, // 3 missed heartbeats
+		MaxLeaves:              200,              // KaZaA: 60–160 per supernode; a libp2p leaf is cheaper
+		MaxLeavesPerPrefix:     32,               // one /24 cannot take a supernode's leaf slots
+		MaxRecordsPerLeaf:      10000,            // a desktop shares thousands of objects, not millions
+		RequestsPerSecond:      50,               // per peer; a leaf heartbeats every 5 s
+		RequestBurst:           200,
+		CIDsPerSecond:          CIDRates{PerLeaf: 2000, PerPrefix: 4000, Total: 20000},
+		MaxConcurrentAnnounces: 64,
+		LookupTimeout:          10 * time.Second,
+		LookupFanout:           2,
+		LookupSettle:           50 * time.Millisecond, // a few wide-area RTTs
+		ReplicateTimeout:       5 * time.Second,
+		GossipInterval:         10 * time.Second, // OneHop-style anti-entropy; a view converges in O(log S) rounds
+		CertTTL:                10 * time.Minute,
+		RepairDelay:            2 * time.Second,
+		MirrorTTL:              time.Minute,
+		PrefixBits4:            24,
+		PrefixBits6:            48,
+		GCInterval:             time.Minute,
+		Limits:                 protocol.DefaultLimits,
+		Logger:                 slog.Default(),
 	}
 }
 
-// LocalConfig is for testnets and tests on one machine: fast heartbeats and
-// GC so failures show within a second or two.
+// LocalConfig is for testnets and tests on one machine (127.0.0.0/8):
+// fast heartbeats, gossip and GC so failures show within a second or two,
+// one diversity prefix per address.
 func LocalConfig() Config {
 	c := DefaultConfig()
 	c.HeartbeatInterval = time.Second
 	c.SessionTimeout = 3 * time.Second
-	c.RendezvousInterval = time.Minute
 	c.GCInterval = time.Second
 	c.LookupTimeout = 5 * time.Second
-	c.ReplicateTimeout = 5 * time.Second
+	c.LookupSettle = 25 * time.Millisecond
+	c.ReplicateTimeout = 2 * time.Second
+	c.GossipInterval = time.Second
+	c.CertTTL = 30 * time.Second
+	c.RepairDelay = 200 * time.Millisecond
+	c.MirrorTTL = 10 * time.Second
 	c.RequestsPerSecond = 1000
 	c.RequestBurst = 2000
+	c.CIDsPerSecond = CIDRates{PerLeaf: 20000, PerPrefix: 40000, Total: 200000}
+	c.MaxLeavesPerPrefix = 0 // every process of a testnet may share 127.0.0.1 as source
+	c.PrefixBits4, c.PrefixBits6 = 32, 128
 	return c
 }
 
@@ -126,7 +185,7 @@ func WithMaxLeaves(n int) Option { return func(c *Config) error { c.MaxLeaves = 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger = l; return nil } }
 
-// WithDatastore persists the provider store in d.
+// WithDatastore keeps the records in d.
 func WithDatastore(d ds.Batching) Option {
 	return func(c *Config) error { c.Datastore = d; return nil }
 }
@@ -145,14 +204,26 @@ func (c *Config) Validate() error {
 		return bad("SessionTimeout", "must be ≥ HeartbeatInterval")
 	case c.MaxLeaves < 1:
 		return bad("MaxLeaves", "must be ≥ 1")
+	case c.MaxLeavesPerPrefix < 0:
+		return bad("MaxLeavesPerPrefix", "must be ≥ 0")
 	case c.MaxRecordsPerLeaf < 1:
 		return bad("MaxRecordsPerLeaf", "must be ≥ 1")
 	case c.RequestsPerSecond <= 0 || c.RequestBurst < 1:
 		return bad("RequestsPerSecond/RequestBurst", "must be > 0")
-	case c.LookupTimeout <= 0 || c.ReplicateTimeout <= 0:
-		return bad("LookupTimeout/ReplicateTimeout", "must be > 0")
-	case c.RendezvousInterval <= 0 || c.GCInterval <= 0:
-		return bad("RendezvousInterval/GCInterval", "must be > 0")
+	case c.CIDsPerSecond.PerLeaf < 0 || c.CIDsPerSecond.PerPrefix < 0 || c.CIDsPerSecond.Total < 0:
+		return bad("CIDsPerSecond", "must be ≥ 0")
+	case c.MaxConcurrentAnnounces < 1:
+		return bad("MaxConcurrentAnnounces", "must be ≥ 1")
+	case c.LookupTimeout <= 0 || c.ReplicateTimeout <= 0 || c.LookupSettle <= 0:
+		return bad("LookupTimeout/LookupSettle/ReplicateTimeout", "must be > 0")
+	case c.LookupFanout < 1:
+		return bad("LookupFanout", "must be ≥ 1")
+	case c.GossipInterval <= 0 || c.CertTTL <= 0 || c.RepairDelay <= 0 || c.MirrorTTL <= 0 || c.GCInterval <= 0:
+		return bad("GossipInterval/CertTTL/RepairDelay/MirrorTTL/GCInterval", "must be > 0")
+	case c.CertTTL < 3*c.GossipInterval:
+		return bad("CertTTL", "must be ≥ 3 × GossipInterval")
+	case c.PrefixBits4 < 0 || c.PrefixBits4 > 32 || c.PrefixBits6 < 0 || c.PrefixBits6 > 128:
+		return bad("PrefixBits4/PrefixBits6", "must be in 0..32 and 0..128")
 	case c.Logger == nil:
 		return bad("Logger", "must be set")
 	}

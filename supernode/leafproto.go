@@ -54,7 +54,7 @@ func (n *Node) handleLeafStream(s network.Stream) {
 			return
 		}
 		n.cfg.Meter.Out("leaf/"+kind, proto.Size(resp))
-		n.load.observe(time.Since(start), n.now())
+		n.load.observe(time.Since(start), n.clock.Now())
 	}
 }
 
@@ -89,7 +89,7 @@ func refuse(status pb.Status, format string, args ...any) error {
 
 // serve dispatches one valid request.
 func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
-	now := n.now()
+	now := n.clock.Now()
 	if !n.lim.allow(remote, now) {
 		return nil, refuse(pb.Status_RATE_LIMITED, "more than %.0f requests/s", n.cfg.RequestsPerSecond)
 	}
@@ -101,8 +101,8 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 	switch b := req.Body.(type) {
 	case *pb.Request_Attach:
 		n.learn(b.Attach.GetSupernodes())
-		if !n.sess.attach(remote, b.Attach.GetPrimary(), n.cfg.MaxLeaves, now) {
-			return nil, refuse(pb.Status_OVER_CAPACITY, "supernode has its maximum of %d leaves", n.cfg.MaxLeaves)
+		if err := n.sess.attach(remote, n.prefixOf(remote), b.Attach.GetPrimary(), n.cfg.MaxLeaves, n.cfg.MaxLeavesPerPrefix, now); err != nil {
+			return nil, err
 		}
 		return &pb.Response{Body: &pb.Response_Attach{Attach: &pb.AttachResponse{
 			Load:                n.loadReport(),
@@ -114,7 +114,7 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 		return &pb.Response{}, nil
 	case *pb.Request_Supernodes:
 		// Served without attaching, so a leaf refused for capacity learns
-		// where else to go (Gnutella's X-Try-Ultrapeers).
+		// where else to go (Gnutella's X-Try-Ultrapeers). Supernodes only.
 		limit := int(b.Supernodes.GetLimit())
 		if limit == 0 {
 			limit = n.cfg.Limits.MaxSupernodeResults
@@ -122,9 +122,6 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 		res := &pb.SupernodesResponse{}
 		for _, p := range n.Supernodes(limit) {
 			res.Supernodes = append(res.Supernodes, n.cfg.Limits.PeerToPB(p))
-		}
-		for _, p := range n.samplePeers(remote, hostCacheSample) {
-			res.Peers = append(res.Peers, n.cfg.Limits.PeerToPB(p))
 		}
 		return &pb.Response{Body: &pb.Response_Supernodes{Supernodes: res}}, nil
 	}
@@ -138,26 +135,31 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 		return &pb.Response{Body: &pb.Response_Heartbeat{Heartbeat: &pb.HeartbeatResponse{Load: n.loadReport()}}}, nil
 	case *pb.Request_Announce:
 		n.sess.touch(remote, true, now)
-		res, err := n.announce(remote, b.Announce.Envelope)
+		out, err := n.Announce(n.ctx, remote, b.Announce.Envelope, b.Announce.Cids)
 		if err != nil {
 			return nil, err
 		}
-		return &pb.Response{Body: &pb.Response_Announce{Announce: res}}, nil
+		return &pb.Response{Body: &pb.Response_Announce{Announce: out.toPB()}}, nil
 	case *pb.Request_Lookup:
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LookupTimeout)
 		defer cancel()
 		c, _ := n.cfg.Limits.CIDFromBytes(b.Lookup.Cid) // validated by DecodeRequest
-		holders, err := n.Lookup(ctx, c, int(b.Lookup.Limit))
+		hs, err := n.LookupHolders(ctx, c.Hash(), int(b.Lookup.Limit))
 		if err != nil {
 			return nil, err
 		}
-		res := &pb.LookupResponse{}
-		for _, h := range holders {
-			res.Holders = append(res.Holders, n.cfg.Limits.PeerToPB(h))
-		}
-		return &pb.Response{Body: &pb.Response_Lookup{Lookup: res}}, nil
+		return &pb.Response{Body: &pb.Response_Lookup{Lookup: &pb.LookupResponse{Holders: hs}}}, nil
 	}
 	return nil, fmt.Errorf("%w: unhandled request", protocol.ErrMalformed)
+}
+
+func (o *AnnounceOutcome) toPB() *pb.AnnounceResponse {
+	r := &pb.AnnounceResponse{Accepted: uint32(o.Accepted), Replicas: uint32(o.MinReplicas()),
+		Target: uint32(o.Target), Receipts: o.Receipts}
+	for _, c := range o.CIDReplicas {
+		r.CidReplicas = append(r.CidReplicas, uint32(c))
+	}
+	return r
 }
 
 // loadReport is our X-Ultrapeer-Needed: what leaves (and the election) need
@@ -170,6 +172,6 @@ func (n *Node) loadReport() *pb.Load {
 		Rho:         st.Rho,
 		ArrivalRate: st.Arrival,
 		ServiceRate: st.Service,
-		Supernodes:  uint32(st.RoutingTable + 1),
+		Supernodes:  uint32(st.Members),
 	}
 }

@@ -4,45 +4,81 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/filecoin-project/go-clock"
+	lru "github.com/hashicorp/golang-lru/v2"
+	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/namespace"
+	dssync "github.com/ipfs/go-datastore/sync"
+	leveldb "github.com/ipfs/go-ds-leveldb"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
-	dhtpb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p-kad-dht/records"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/supernode/membership"
+	"github.com/supertracker/supertracker/supernode/recordstore"
 )
 
 // ErrClosed is returned by operations on a closed Node.
 var ErrClosed = errors.New("supernode: closed")
 
+// verifiedCacheSize bounds the announcements whose verified signature a
+// supernode remembers (by envelope hash).
+const verifiedCacheSize = 16384
+
 // Node is a running supernode: a kad-dht server with prefix
-// protocol.DHTPrefix plus the leaf and replication protocols. It does not own
-// the libp2p host it runs on.
+// protocol.DHTPrefix (for stock clients and routing), the leaf protocol,
+// and the peer protocol with the other supernodes (membership, replica
+// stores, one-hop fetches). It does not own the libp2p host it runs on.
 type Node struct {
-	cfg   Config
-	host  host.Host
-	dht   *dht.IpfsDHT
-	index *recordIndex
-	sess  *sessions
-	lim   *peerLimiter
-	load  *loadMeter
-	now   func() time.Time
+	cfg        Config
+	host       host.Host
+	dht        *dht.IpfsDHT
+	store      *recordstore.Store
+	memDS      ds.Batching // the in-memory datastore when cfg.Datastore is nil
+	view       *membership.View
+	sess       *sessions
+	lim        *peerLimiter
+	cidLim     *cidLimiter
+	announcing *semaphore.Weighted
+	verified   *lru.Cache[[32]byte, *protocol.SignedAnnouncement]
+	load       *loadMeter
+	clock      clock.Clock
+	notif      *network.NotifyBundle
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	certMu  sync.Mutex
+	certSeq uint64
+	certEnv []byte
+
+	peersMu sync.Mutex
+	clients map[peer.ID]*peerClient
+	dialing map[peer.ID]chan struct{}
+
+	repairMu      sync.Mutex
+	pushes        []pushJob
+	repairDropped int
+	repaired      atomic.Int64
+	kadRefused    atomic.Int64
+
 	mu        sync.Mutex
+	tried     map[peer.ID]time.Time // peers learn tried to reach
 	streams   map[network.Stream]struct{}
 	closed    bool
 	stepping  bool
-	tried     map[peer.ID]time.Time // supernodes learn tried to reach
-	learning  bool
 	closeErr  error
 	closeOnce sync.Once
 }
@@ -59,95 +95,127 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Meter == nil {
+		cfg.Meter = &protocol.Meter{}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
 	n := &Node{
-		cfg:     cfg,
-		host:    h,
-		index:   newRecordIndex(),
-		sess:    newSessions(),
-		lim:     newPeerLimiter(cfg.RequestsPerSecond, cfg.RequestBurst),
-		now:     time.Now,
-		streams: make(map[network.Stream]struct{}),
+		cfg:        cfg,
+		host:       h,
+		clock:      cfg.Clock,
+		sess:       newSessions(),
+		lim:        newPeerLimiter(cfg.RequestsPerSecond, cfg.RequestBurst),
+		cidLim:     newCIDLimiter(cfg.CIDsPerSecond),
+		announcing: semaphore.NewWeighted(int64(cfg.MaxConcurrentAnnounces)),
+		streams:    make(map[network.Stream]struct{}),
+		clients:    make(map[peer.ID]*peerClient),
+		dialing:    make(map[peer.ID]chan struct{}),
+		view: membership.New(membership.Config{Self: h.ID(), PrefixBits4: cfg.PrefixBits4,
+			PrefixBits6: cfg.PrefixBits6, Limits: cfg.Limits}),
 	}
-	n.load = newLoadMeter(5*time.Second, n.now())
-	if n.cfg.Meter == nil {
-		n.cfg.Meter = &protocol.Meter{}
-	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
-	if cfg.Datastore != nil {
-		// The record index lives next to the provider records it mirrors
-		// (index_store.go), so a restart keeps tombstones, caps and counts.
-		n.index.db = cfg.Datastore
-		n.index.logErr = func(err error) { cfg.Logger.Warn("record index: datastore write failed", "err", err) }
-		if k, err := n.index.load(n.ctx, n.now()); err != nil {
-			cfg.Logger.Warn("record index: reading the datastore failed", "err", err, "restored", k)
-		} else if k > 0 {
-			cfg.Logger.Info("record index restored from the datastore", "entries", k)
+	n.verified, _ = lru.New[[32]byte, *protocol.SignedAnnouncement](verifiedCacheSize)
+	n.load = newLoadMeter(5*time.Second, n.clock.Now())
+	d := cfg.Datastore
+	if d == nil {
+		mem, err := leveldb.NewDatastore("", nil)
+		if err != nil {
+			return nil, fmt.Errorf("supernode: in-memory store: %w", err)
 		}
+		n.memDS, d = mem, mem
+	}
+	// The records live under their own namespace: the datastore may hold
+	// the node's peerstore too.
+	d = namespace.Wrap(d, ds.NewKey("/supertracker/records/v2"))
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	fail := func(err error) (*Node, error) {
+		n.cancel()
+		if n.memDS != nil {
+			n.memDS.Close()
+		}
+		return nil, err
+	}
+	st, err := recordstore.Open(n.ctx, d, n.clock.Now())
+	if err != nil {
+		return fail(fmt.Errorf("supernode: opening the record store: %w", err))
+	}
+	n.store = st
+	if recs, leaves := st.Counts(); recs > 0 {
+		cfg.Logger.Info("records restored from the datastore", "records", recs, "leaves", leaves)
+	}
+	if err := n.issueCert(false); err != nil {
+		return fail(err)
 	}
 
 	dopts := []dht.Option{
 		dht.Mode(dht.ModeServer),
 		dht.ProtocolPrefix(protocol.DHTPrefix),
 		dht.BucketSize(20),
+		dht.DisableValues(), // we store no values; third parties cannot either
+		// kad-dht's provider store holds only what mirror() copies into it
+		// for stock clients, in memory, for MirrorTTL.
+		dht.ProviderDatastore(dssync.MutexWrap(ds.NewMapDatastore())),
 		dht.ProviderManagerOpts(
-			records.ProvideValidity(cfg.RecordTTL),
-			records.ProviderAddrTTL(cfg.RecordTTL),
-			records.CleanupInterval(cfg.GCInterval),
+			records.ProvideValidity(cfg.MirrorTTL),
+			records.ProviderAddrTTL(cfg.MirrorTTL),
+			records.CleanupInterval(cfg.MirrorTTL),
 		),
-		dht.OnRequestHook(func(context.Context, network.Stream, *dhtpb.Message) {
-			// DHT RPCs count towards arrival rate; their cost is small and
-			// measured by the leaf-side service times.
-			n.load.observe(0, n.now())
-			n.cfg.Meter.In("kad", 0)
+		dht.OnRequestHook(n.onKadRequest),
+		// Only supernodes verified in the membership view enter the routing
+		// table (and so FIND_NODE answers).
+		dht.RoutingTableFilter(func(_ any, p peer.ID) bool {
+			m, ok := n.view.Get(p)
+			return ok && m.Verified && !m.Down
 		}),
+		dht.DisableAutoRefresh(), // the view, not random walks, fills the table
 	}
-	if len(cfg.BootstrapPeers) > 0 {
-		dopts = append(dopts, dht.BootstrapPeers(cfg.BootstrapPeers...))
-	}
-	if cfg.Datastore != nil {
-		dopts = append(dopts, dht.Datastore(cfg.Datastore))
-	}
-	if cfg.DisableDHTAutoRefresh {
-		dopts = append(dopts, dht.DisableAutoRefresh())
-	}
-	d, err := dht.New(h, dopts...)
+	kd, err := dht.New(h, dopts...)
 	if err != nil {
-		n.cancel()
-		return nil, fmt.Errorf("supernode: starting DHT: %w", err)
+		return fail(fmt.Errorf("supernode: starting DHT: %w", err))
 	}
-	n.dht = d
+	n.dht = kd
 
+	n.notif = &network.NotifyBundle{DisconnectedF: func(nw network.Network, c network.Conn) {
+		if p := c.RemotePeer(); nw.Connectedness(p) != network.Connected {
+			n.onDisconnect(p)
+		}
+	}}
+	h.Network().Notify(n.notif)
 	h.SetStreamHandler(protocol.LeafProtocol, n.handleLeafStream)
-	h.SetStreamHandler(protocol.ReplicateProtocol, n.handleReplicateStream)
+	h.SetStreamHandler(protocol.PeerProtocol, n.handlePeerStream)
 
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.gcLoop()
-	go n.rendezvousLoop()
+	go n.gossipLoop()
+	go n.repairLoop()
 	if len(cfg.BootstrapPeers) > 0 {
-		n.wg.Add(1)
-		go func() { defer n.wg.Done(); n.Bootstrap(n.ctx) }()
+		n.goBackground(func(ctx context.Context) { _ = n.Bootstrap(ctx) })
 	}
 	return n, nil
 }
 
-// Bootstrap connects to the configured bootstrap peers and refreshes the
-// routing table. New calls it in the background; tests call it to wait.
+// Bootstrap opens sessions with the configured bootstrap peers; those that
+// are supernodes enter the view, and gossip with them fills it.
 func (n *Node) Bootstrap(ctx context.Context) error {
 	return n.Connect(ctx, n.cfg.BootstrapPeers)
 }
 
-// Connect dials peers (at most 16 at a time) and refreshes the routing
-// table: those that are supernodes enter it. It is how a supernode that
-// lost its DHT peers finds others among the peers its node has met.
+// Connect opens sessions (at most 16 at a time) with peers; those that are
+// supernodes enter the membership view, and one round of gossip with each
+// completes it. It is how a new supernode joins, and how one that lost its
+// peers finds others among the peers its node has met. It returns the
+// failures, joined, when no peer answered as a supernode.
 func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
 	var (
 		mu   sync.Mutex
 		errs []error
+		ok   int
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, 16)
 	)
 	for _, p := range peers {
-		if p.ID == n.host.ID() {
+		if p.ID == n.host.ID() || p.ID == "" {
 			continue
 		}
 		wg.Add(1)
@@ -156,27 +224,45 @@ func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
 			defer func() { <-sem; wg.Done() }()
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			if err := n.host.Connect(cctx, p); err != nil {
-				mu.Lock()
+			n.host.Peerstore().AddAddrs(p.ID, p.Addrs, n.cfg.CertTTL)
+			_, err := n.client(cctx, p.ID)
+			if err == nil {
+				n.gossipWith(p.ID)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
 				errs = append(errs, fmt.Errorf("connect %s: %w", p.ID, err))
-				mu.Unlock()
+			} else {
+				ok++
 			}
 		}()
 	}
 	wg.Wait()
-	select {
-	case err := <-n.dht.RefreshRoutingTable():
-		if err != nil {
-			errs = append(errs, err)
-		}
-	case <-ctx.Done():
-		errs = append(errs, ctx.Err())
+	if ok > 0 {
+		return nil
 	}
 	return errors.Join(errs...)
 }
 
-// Close stops serving: it removes the stream handlers, resets open streams,
-// waits for every goroutine and closes the DHT. The host stays open.
+// goBackground runs f on a goroutine Close waits for.
+func (n *Node) goBackground(f func(ctx context.Context)) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go func() {
+		defer n.wg.Done()
+		f(n.ctx)
+	}()
+}
+
+// Close stops serving: it removes the stream handlers, resets open streams
+// and sessions, waits for every goroutine and closes the DHT (and the
+// in-memory datastore, if it made one). The host stays open.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.mu.Lock()
@@ -186,8 +272,9 @@ func (n *Node) Close() error {
 			streams = append(streams, s)
 		}
 		n.mu.Unlock()
+		n.host.Network().StopNotify(n.notif)
 		n.host.RemoveStreamHandler(protocol.LeafProtocol)
-		n.host.RemoveStreamHandler(protocol.ReplicateProtocol)
+		n.host.RemoveStreamHandler(protocol.PeerProtocol)
 		// kad-dht's Close leaves its stream handlers on the host; remove
 		// them so peers stop treating this host as a DHT server (the host
 		// may live on as a leaf).
@@ -196,10 +283,27 @@ func (n *Node) Close() error {
 		for _, s := range streams {
 			s.Reset()
 		}
+		n.peersMu.Lock()
+		clients := n.clients
+		n.clients = map[peer.ID]*peerClient{}
+		n.peersMu.Unlock()
+		for _, c := range clients {
+			c.close()
+		}
 		n.wg.Wait()
-		n.closeErr = n.dht.Close()
+		errs := []error{n.dht.Close()}
+		if n.memDS != nil {
+			errs = append(errs, n.memDS.Close())
+		}
+		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
 }
 
 // Host returns the libp2p host.
@@ -228,25 +332,31 @@ type Stats struct {
 	MaxLeaves    int
 	Records      int // live records this supernode stores
 	RecordLeaves int // leaves those records belong to
+	Members      int // supernodes usable for placement, this one included
 	RoutingTable int
 	Arrival      float64
 	Service      float64
 	Rho          float64
+	Repaired     int64 // records pushed to replicas by repair
+	KadRefused   int64 // third-party ADD_PROVIDER requests neutralised
 }
 
 // Stats returns a snapshot.
 func (n *Node) Stats() Stats {
-	recs, leaves := n.index.count()
-	l := n.load.sample(n.now())
+	recs, leaves := n.store.Counts()
+	l := n.load.sample(n.clock.Now())
 	return Stats{
 		Leaves:       n.sess.count(),
 		MaxLeaves:    n.cfg.MaxLeaves,
 		Records:      recs,
 		RecordLeaves: leaves,
+		Members:      n.MemberCount(),
 		RoutingTable: n.dht.RoutingTable().Size(),
 		Arrival:      l.Arrival,
 		Service:      l.Service,
 		Rho:          l.Rho,
+		Repaired:     n.repaired.Load(),
+		KadRefused:   n.kadRefused.Load(),
 	}
 }
 
@@ -254,12 +364,16 @@ func (n *Node) Stats() Stats {
 func (n *Node) Leaves() []peer.ID { return n.sess.list() }
 
 // StepDown makes the supernode answer every leaf request with STEPPING_DOWN
-// so attached leaves move to other supernodes; it keeps serving the DHT and
-// replication until Close.
+// so attached leaves move to other supernodes, and tells the other
+// supernodes (a cert marked leaving) so they stop placing records here and
+// repair what it held; it keeps serving the peer protocol until Close.
 func (n *Node) StepDown() {
 	n.mu.Lock()
 	n.stepping = true
 	n.mu.Unlock()
+	if err := n.issueCert(true); err == nil {
+		n.pushCert()
+	}
 }
 
 // Resume undoes StepDown (a role change that was called off).
@@ -267,6 +381,9 @@ func (n *Node) Resume() {
 	n.mu.Lock()
 	n.stepping = false
 	n.mu.Unlock()
+	if err := n.issueCert(false); err == nil {
+		n.pushCert()
+	}
 }
 
 func (n *Node) steppingDown() bool {
@@ -296,17 +413,47 @@ func (n *Node) untrack(s network.Stream) {
 
 func (n *Node) gcLoop() {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.GCInterval)
+	t := n.clock.Ticker(n.cfg.GCInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			now := n.now()
-			n.index.gc(now)
+			now := n.clock.Now()
+			if _, err := n.store.GC(n.ctx, now); err != nil && n.ctx.Err() == nil {
+				n.cfg.Logger.Warn("record GC failed", "err", err)
+			}
 			n.sess.expire(now, n.cfg.SessionTimeout)
 			n.lim.gc(now, time.Minute)
+			n.cidLim.gc(now, time.Minute)
 		}
 	}
+}
+
+// prefixOf is the network prefix p's connection comes from ("" if none).
+func (n *Node) prefixOf(p peer.ID) string {
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		if g := prefixGroup(c.RemoteMultiaddr(), n.cfg.PrefixBits4, n.cfg.PrefixBits6); g != "" {
+			return g
+		}
+	}
+	return ""
+}
+
+// prefixGroup masks a's IP to the configured prefix ("" without IP or with
+// the prefix off).
+func prefixGroup(a ma.Multiaddr, bits4, bits6 int) string {
+	ip, err := manet.ToIP(a)
+	if err != nil {
+		return ""
+	}
+	bits, size := bits6, 128
+	if ip4 := ip.To4(); ip4 != nil {
+		ip, bits, size = ip4, bits4, 32
+	}
+	if bits <= 0 {
+		return ""
+	}
+	return ip.Mask(net.CIDRMask(bits, size)).String()
 }

@@ -212,10 +212,10 @@ func TestRecordsExpireUnlessRefreshed(t *testing.T) {
 	if _, err := refresher.Announce(ctx, []cid.Cid{kept}); err != nil {
 		t.Fatal(err)
 	}
+	announced := time.Now() // the leaf signs its expiry (now + TTL) during Announce
 	if _, err := quitter.Announce(ctx, []cid.Cid{dropped}); err != nil {
 		t.Fatal(err)
 	}
-	announced := time.Now()
 	if got, _ := looker.Lookup(ctx, dropped, 0); !holderSet(got)[quitter.Host().ID()] {
 		t.Fatal("record not found right after announcing")
 	}
@@ -227,6 +227,9 @@ func TestRecordsExpireUnlessRefreshed(t *testing.T) {
 	expiredAfter := time.Since(announced)
 	if expiredAfter < cfg.RecordTTL {
 		t.Fatalf("record gone after %s, before the TTL %s", expiredAfter, cfg.RecordTTL)
+	}
+	if expiredAfter > cfg.RecordTTL+time.Second {
+		t.Fatalf("record returned until %s after announce, TTL %s", expiredAfter, cfg.RecordTTL)
 	}
 	// The refreshed record outlives several TTLs.
 	for time.Since(announced) < 2*cfg.RecordTTL {

@@ -60,13 +60,17 @@ func (l *rawLeaf) read() *pb.Response {
 	return resp
 }
 
-func announceReq(env []byte) *pb.Request {
-	return &pb.Request{Id: 1, Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: env}}}
+func announceReq(env []byte, cids ...cid.Cid) *pb.Request {
+	return &pb.Request{Id: 1, Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: env, Cids: protocol.CIDsToBytes(cids)}}}
 }
 
+// signFor seals an announcement of c naming id with key k, whether or not
+// k is id's (a forger's view).
 func signFor(t *testing.T, id peer.ID, k crypto.PrivKey, c cid.Cid) []byte {
 	t.Helper()
-	env, err := record.Seal(&protocol.Announcement{Peer: id, CIDs: []cid.Cid{c}, Seq: 1, Expires: time.Now().Add(time.Minute)}, k)
+	a := &protocol.Announcement{Peer: id, Seq: 1, Expires: time.Now().Add(time.Minute),
+		Root: protocol.NewCIDTree([]cid.Cid{c}).Root(), Count: 1}
+	env, err := record.Seal(a, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,21 +97,25 @@ func TestSupernodeRefusesBadAnnouncements(t *testing.T) {
 	c := inproc.CID(t, "refusals")
 
 	// Another peer's valid announcement, relayed by us: signer ≠ announcing leaf.
-	if resp := l.send(announceReq(signFor(t, otherID, otherKey, c))); resp.Status != pb.Status_REFUSED {
+	if resp := l.send(announceReq(signFor(t, otherID, otherKey, c), c)); resp.Status != pb.Status_REFUSED {
 		t.Fatalf("announcement signed by another peer: %v %s", resp.Status, resp.Error)
 	}
 	// Our record signed with another key: signer ≠ announced peer.
-	if resp := l.send(announceReq(signFor(t, h.ID(), otherKey, c))); resp.Status != pb.Status_REFUSED {
+	if resp := l.send(announceReq(signFor(t, h.ID(), otherKey, c), c)); resp.Status != pb.Status_REFUSED {
 		t.Fatalf("record signed by the wrong key: %v %s", resp.Status, resp.Error)
 	}
 	// A corrupted signature.
 	env := signFor(t, h.ID(), myKey, c)
 	env[len(env)-1] ^= 0xff
-	if resp := l.send(announceReq(env)); resp.Status != pb.Status_REFUSED {
+	if resp := l.send(announceReq(env, c)); resp.Status != pb.Status_REFUSED {
 		t.Fatalf("bad signature: %v %s", resp.Status, resp.Error)
 	}
+	// A valid signature over other CIDs than the ones sent.
+	if resp := l.send(announceReq(signFor(t, h.ID(), myKey, c), inproc.CID(t, "not signed"))); resp.Status != pb.Status_REFUSED {
+		t.Fatalf("CIDs the signature does not cover: %v %s", resp.Status, resp.Error)
+	}
 	// Garbage in a well-framed message.
-	if resp := l.send(announceReq([]byte("garbage"))); resp.Status != pb.Status_BAD_REQUEST {
+	if resp := l.send(announceReq([]byte("garbage"), c)); resp.Status != pb.Status_BAD_REQUEST {
 		t.Fatalf("garbage envelope: %v %s", resp.Status, resp.Error)
 	}
 	// A frame that is not a protobuf at all.
@@ -119,8 +127,8 @@ func TestSupernodeRefusesBadAnnouncements(t *testing.T) {
 	}
 	// Nothing was stored for any of them.
 	for _, sn := range sns {
-		if provs, _ := sn.DHT().ProviderStore().GetProviders(t.Context(), c.Hash()); len(provs) != 0 {
-			t.Fatalf("a refused record was stored: %v", provs)
+		if n := sn.Stats().Records; n != 0 {
+			t.Fatalf("a refused record was stored: %d records", n)
 		}
 	}
 	// An oversized frame: refused before it is read, then the stream is reset.
@@ -136,42 +144,95 @@ func TestSupernodeRefusesBadAnnouncements(t *testing.T) {
 	// The supernode still serves: a valid announcement on a new stream works.
 	l2 := dialRaw(t, h, sns[0])
 	l2.send(&pb.Request{Id: 1, Body: &pb.Request_Attach{Attach: &pb.AttachRequest{Primary: true}}})
-	if resp := l2.send(announceReq(signFor(t, h.ID(), myKey, c))); resp.Status != pb.Status_OK || resp.GetAnnounce().GetReplicas() == 0 {
+	if resp := l2.send(announceReq(signFor(t, h.ID(), myKey, c), c)); resp.Status != pb.Status_OK || resp.GetAnnounce().GetReplicas() == 0 {
 		t.Fatalf("valid announcement after refusals: %v %s", resp.Status, resp.Error)
 	}
 }
 
-// A supernode cannot forge a leaf's record on another supernode: replicas
-// verify the signature themselves.
-func TestReplicaRefusesForgedRecord(t *testing.T) {
+// Replica stores are refused to peers that did not open a supernode
+// session, and a supernode cannot forge a leaf's record on another:
+// replicas verify the signature themselves.
+func TestReplicaRefusesUnsessionedAndForgedStores(t *testing.T) {
 	sns := inproc.StartSupernodes(t, 2, inproc.SupernodeConfig())
 	victimKey, _, _ := crypto.GenerateEd25519Key(rand.Reader)
 	victim, _ := peer.IDFromPrivateKey(victimKey)
 	forgerKey, _, _ := crypto.GenerateEd25519Key(rand.Reader)
 	c := inproc.CID(t, "forged")
+	store := func(env []byte) *pb.PeerRequest {
+		return &pb.PeerRequest{Id: 7, Body: &pb.PeerRequest_Store{Store: &pb.StoreRequest{Announcement: env,
+			Entries: []*pb.StoreEntry{{Cid: c.Bytes(), Index: 0}}}}}
+	}
+
+	// No hello: refused, even for a genuine announcement.
 	h := inproc.NewHost(t)
-	if err := h.Connect(t.Context(), sns[1].AddrInfo()); err != nil {
+	p := dialPeer(t, h, sns[1])
+	if resp := p.send(store(signFor(t, victim, victimKey, c))); resp.Status != pb.Status_REFUSED {
+		t.Fatalf("store without a session: %v %q", resp.Status, resp.Error)
+	}
+	// A hello with a cert that is not the caller's: refused.
+	if resp := p.send(hello(t, victim, victimKey, h)); resp.Status != pb.Status_REFUSED {
+		t.Fatalf("hello with another peer's cert: %v %q", resp.Status, resp.Error)
+	}
+	// With a session (any peer may declare itself a supernode), a forged
+	// record is refused.
+	if resp := p.send(hello(t, h.ID(), h.Peerstore().PrivKey(h.ID()), h)); resp.Status != pb.Status_OK {
+		t.Fatalf("hello: %v %q", resp.Status, resp.Error)
+	}
+	if resp := p.send(store(signFor(t, victim, forgerKey, c))); resp.Status != pb.Status_REFUSED {
+		t.Fatalf("forged store: %v %q", resp.Status, resp.Error)
+	}
+	if n := sns[1].Stats().Records; n != 0 {
+		t.Fatalf("forged record stored: %d records", n)
+	}
+}
+
+type rawPeer struct {
+	t *testing.T
+	s network.Stream
+	r *protocol.MsgReader
+}
+
+func dialPeer(t *testing.T, h host.Host, sn *supernode.Node) *rawPeer {
+	t.Helper()
+	if err := h.Connect(t.Context(), sn.AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
-	s, err := h.NewStream(t.Context(), sns[1].Host().ID(), protocol.ReplicateProtocol)
+	s, err := h.NewStream(t.Context(), sn.Host().ID(), protocol.PeerProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := protocol.WriteMsg(s, &pb.ReplicateRequest{Envelope: signFor(t, victim, forgerKey, c)}); err != nil {
-		t.Fatal(err)
+	_ = s.SetDeadline(time.Now().Add(20 * time.Second))
+	return &rawPeer{t: t, s: s, r: protocol.DefaultLimits.NewReader(s)}
+}
+
+func (p *rawPeer) send(req *pb.PeerRequest) *pb.PeerResponse {
+	p.t.Helper()
+	if err := protocol.WriteMsg(p.s, req); err != nil {
+		p.t.Fatal(err)
 	}
-	frame, err := protocol.DefaultLimits.NewReader(s).ReadFrame()
+	frame, err := p.r.ReadFrame()
+	if err != nil {
+		p.t.Fatalf("reading response: %v", err)
+	}
+	resp, err := protocol.DefaultLimits.DecodePeerResponse(frame)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return resp
+}
+
+// hello is a PeerProtocol hello with a cert naming id, signed with k, at
+// h's addresses.
+func hello(t *testing.T, id peer.ID, k crypto.PrivKey, h host.Host) *pb.PeerRequest {
+	t.Helper()
+	now := time.Now()
+	env, err := record.Seal(&protocol.SupernodeCert{Peer: id, Addrs: h.Addrs(), Seq: 1, Issued: now, Expires: now.Add(time.Minute)}, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := protocol.DefaultLimits.DecodeReplicateResponse(frame)
+	b, err := env.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Status != pb.Status_REFUSED || resp.Stored != 0 {
-		t.Fatalf("forged replica: %v %q stored=%d", resp.Status, resp.Error, resp.Stored)
-	}
-	if provs, _ := sns[1].DHT().ProviderStore().GetProviders(t.Context(), c.Hash()); len(provs) != 0 {
-		t.Fatalf("forged record stored: %v", provs)
-	}
+	return &pb.PeerRequest{Id: 1, Body: &pb.PeerRequest_Hello{Hello: &pb.HelloRequest{Cert: b}}}
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/protocol/pb"
 )
 
 // sessions tracks the leaves attached to this supernode.
@@ -17,21 +19,36 @@ type session struct {
 	attached time.Time
 	lastSeen time.Time
 	primary  bool
+	prefix   string
 }
 
 func newSessions() *sessions { return &sessions{leaves: make(map[peer.ID]*session)} }
 
-// attach adds or refreshes p; it fails if p is new and max are attached.
-func (s *sessions) attach(p peer.ID, primary bool, max int, now time.Time) bool {
+// attach adds or refreshes p (from network prefix, "" if unknown); a new
+// p is refused when max leaves are attached, or maxPerPrefix from its
+// prefix (0: no such bound).
+func (s *sessions) attach(p peer.ID, prefix string, primary bool, max, maxPerPrefix int, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.leaves[p]; ok {
 		e.lastSeen, e.primary = now, primary
-		return true
+		return nil
+	}
+	if maxPerPrefix > 0 && prefix != "" {
+		k := 0
+		for _, e := range s.leaves {
+			if e.prefix == prefix {
+				k++
+			}
+		}
+		if k >= maxPerPrefix {
+			return refuse(pb.Status_OVER_CAPACITY, "%d leaves already attached from %s", k, prefix)
+		}
 	}
 	if len(s.leaves) >= max {
+		full := refuse(pb.Status_OVER_CAPACITY, "supernode has its maximum of %d leaves", max)
 		if !primary {
-			return false
+			return full
 		}
 		// Full: a leaf's primary attachment takes the place of another
 		// leaf's backup (which moves on at its next heartbeat).
@@ -44,11 +61,11 @@ func (s *sessions) attach(p peer.ID, primary bool, max int, now time.Time) bool 
 			}
 		}
 		if !evicted {
-			return false
+			return full
 		}
 	}
-	s.leaves[p] = &session{attached: now, lastSeen: now, primary: primary}
-	return true
+	s.leaves[p] = &session{attached: now, lastSeen: now, primary: primary, prefix: prefix}
+	return nil
 }
 
 // touch records a heartbeat; false if p is not attached.

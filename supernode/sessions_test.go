@@ -1,30 +1,50 @@
 package supernode
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/protocol"
 )
 
 func TestSessionsPrimaryTakesABackupsPlace(t *testing.T) {
 	s := newSessions()
 	now := time.Now()
-	if !s.attach(peer.ID("a"), false, 2, now) || !s.attach(peer.ID("b"), true, 2, now) {
+	if s.attach(peer.ID("a"), "", false, 2, 0, now) != nil || s.attach(peer.ID("b"), "", true, 2, 0, now) != nil {
 		t.Fatal("attach under capacity failed")
 	}
-	if s.attach(peer.ID("c"), false, 2, now) {
+	if s.attach(peer.ID("c"), "", false, 2, 0, now) == nil {
 		t.Fatal("a backup attached over capacity")
 	}
-	if !s.attach(peer.ID("d"), true, 2, now) {
+	if s.attach(peer.ID("d"), "", true, 2, 0, now) != nil {
 		t.Fatal("a primary was refused while a backup held a slot")
 	}
 	if s.attached(peer.ID("a")) || !s.attached(peer.ID("b")) || !s.attached(peer.ID("d")) || s.count() != 2 {
 		t.Fatalf("sessions after eviction: %v", s.list())
 	}
-	if s.attach(peer.ID("e"), true, 2, now) {
-		t.Fatal("a primary evicted another leaf's primary")
+	if err := s.attach(peer.ID("e"), "", true, 2, 0, now); !errors.Is(err, protocol.ErrOverCapacity) {
+		t.Fatalf("a primary evicted another leaf's primary (%v)", err)
+	}
+}
+
+func TestSessionsBoundLeavesPerPrefix(t *testing.T) {
+	s := newSessions()
+	now := time.Now()
+	for i := range 3 {
+		if err := s.attach(peer.ID(fmt.Sprint("x", i)), "192.0.2.0", true, 100, 3, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.attach(peer.ID("x4"), "192.0.2.0", true, 100, 3, now); !errors.Is(err, protocol.ErrOverCapacity) {
+		t.Fatalf("a fourth leaf from one prefix: %v", err)
+	}
+	if err := s.attach(peer.ID("y"), "198.51.100.0", true, 100, 3, now); err != nil {
+		t.Fatalf("a leaf from another prefix: %v", err)
 	}
 }
 

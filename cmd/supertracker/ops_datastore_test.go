@@ -84,8 +84,8 @@ func TestSupernodeCloseLeavesDatastoreOpen(t *testing.T) {
 	}
 	defer leafHost.Close()
 	env, err := protocol.DefaultLimits.SignAnnouncement(&protocol.Announcement{
-		Peer: leafHost.ID(), Addrs: leafHost.Addrs(), CIDs: []cid.Cid{obj}, Seq: 1, Expires: time.Now().Add(time.Hour)},
-		leafHost.Peerstore().PrivKey(leafHost.ID()))
+		Peer: leafHost.ID(), Addrs: leafHost.Addrs(), Seq: 1, Expires: time.Now().Add(time.Hour)},
+		[]cid.Cid{obj}, leafHost.Peerstore().PrivKey(leafHost.ID()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestSupernodeCloseLeavesDatastoreOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sn.StoreAnnouncement(t.Context(), env); err != nil {
+	if _, err := sn.Announce(t.Context(), leafHost.ID(), env, [][]byte{obj.Bytes()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sn.Close(); err != nil { // demotion

@@ -39,11 +39,13 @@ func NewHost(t testing.TB) host.Host {
 	return h
 }
 
-// SupernodeConfig is supernode.LocalConfig, quiet, with r = 4.
+// SupernodeConfig is supernode.LocalConfig, quiet, with r = 4 and replica
+// diversity off (every in-process host shares 127.0.0.1).
 func SupernodeConfig() supernode.Config {
 	c := supernode.LocalConfig()
 	c.Logger = Quiet
 	c.ReplicationFactor = 4
+	c.PrefixBits4, c.PrefixBits6 = 0, 0
 	return c
 }
 
@@ -58,7 +60,7 @@ func LeafConfig(sns []peer.AddrInfo) leaf.Config {
 }
 
 // StartSupernodes starts n supernodes, all bootstrapped to the first, and
-// waits until every routing table holds every other supernode.
+// waits until every membership view holds every supernode.
 func StartSupernodes(t testing.TB, n int, cfg supernode.Config) []*supernode.Node {
 	t.Helper()
 	var nodes []*supernode.Node
@@ -74,10 +76,9 @@ func StartSupernodes(t testing.TB, n int, cfg supernode.Config) []*supernode.Nod
 		t.Cleanup(func() { sn.Close() })
 		nodes = append(nodes, sn)
 	}
-	WaitFor(t, 30*time.Second, "routing tables to fill", func() bool {
+	WaitFor(t, 30*time.Second, "membership views to fill", func() bool {
 		for _, sn := range nodes {
-			if sn.DHT().RoutingTable().Size() < n-1 {
-				sn.DHT().RefreshRoutingTable()
+			if sn.MemberCount() < n {
 				return false
 			}
 		}
