@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -94,6 +95,29 @@ func (l Limits) OpenReceipt(envelope []byte) (*Receipt, error) {
 	}
 	if signer != r.Replica {
 		return nil, fmt.Errorf("%w: receipt signed by %s for %s", ErrSignerMismatch, signer, r.Replica)
+	}
+	r.limits = nil
+	return r, nil
+}
+
+// ReadReceipt decodes a receipt envelope without checking its signature:
+// for a receipt that arrived on a channel already authenticated to the
+// replica (a libp2p session with it), where only what it lists matters;
+// whoever relays it on checks it with OpenReceipt.
+func (l Limits) ReadReceipt(envelope []byte) (*Receipt, error) {
+	if len(envelope) > l.MaxEnvelopeSize {
+		return nil, fmt.Errorf("%w: receipt of %d bytes", ErrMessageTooLarge, len(envelope))
+	}
+	env, err := record.UnmarshalEnvelope(envelope)
+	if err != nil {
+		return nil, fmt.Errorf("%w: receipt envelope: %v", ErrMalformed, err)
+	}
+	if !bytes.Equal(env.PayloadType, ReceiptPayloadType) {
+		return nil, fmt.Errorf("%w: envelope payload type %q is not a receipt", ErrMalformed, env.PayloadType)
+	}
+	r := &Receipt{limits: &l}
+	if err := r.UnmarshalRecord(env.RawPayload); err != nil {
+		return nil, err
 	}
 	r.limits = nil
 	return r, nil

@@ -102,13 +102,22 @@ func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, 
 		failed   = make(map[peer.ID][]int)
 	)
 	for p, idx := range shares {
+		if err := n.storing.Acquire(ctx, 1); err != nil {
+			mu.Lock()
+			failed[p] = idx
+			mu.Unlock()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer n.storing.Release(1)
 			env, err := n.storeAt(ctx, p, b, idx)
 			var rc *protocol.Receipt
 			if err == nil {
-				rc, err = n.cfg.Limits.OpenReceipt(env)
+				// The session is authenticated to p: read what the receipt
+				// lists; the leaf checks its signature.
+				rc, err = n.cfg.Limits.ReadReceipt(env)
 				if err == nil && (rc.Replica != p || rc.Announcement != b.Hash) {
 					err = fmt.Errorf("%w: receipt from %s names %s", protocol.ErrSignerMismatch, p, rc.Replica)
 				}

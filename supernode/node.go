@@ -33,8 +33,13 @@ import (
 var ErrClosed = errors.New("supernode: closed")
 
 // verifiedCacheSize bounds the announcements whose verified signature a
-// supernode remembers (by envelope hash).
-const verifiedCacheSize = 16384
+// supernode remembers (by envelope hash; parsed fields only, ≤ 4.5 KB
+// each at the address limits).
+const verifiedCacheSize = 8192
+
+// maxReplicaCalls bounds the replica stores in flight from this supernode
+// (the goroutines announcements start).
+const maxReplicaCalls = 256
 
 // Node is a running supernode: a kad-dht server with prefix
 // protocol.DHTPrefix (for stock clients and routing), the leaf protocol,
@@ -51,6 +56,7 @@ type Node struct {
 	lim        *peerLimiter
 	cidLim     *cidLimiter
 	announcing *semaphore.Weighted
+	storing    *semaphore.Weighted
 	verified   *lru.Cache[[32]byte, *protocol.SignedAnnouncement]
 	load       *loadMeter
 	clock      clock.Clock
@@ -109,6 +115,7 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 		lim:        newPeerLimiter(cfg.RequestsPerSecond, cfg.RequestBurst),
 		cidLim:     newCIDLimiter(cfg.CIDsPerSecond),
 		announcing: semaphore.NewWeighted(int64(cfg.MaxConcurrentAnnounces)),
+		storing:    semaphore.NewWeighted(maxReplicaCalls),
 		streams:    make(map[network.Stream]struct{}),
 		clients:    make(map[peer.ID]*peerClient),
 		dialing:    make(map[peer.ID]chan struct{}),

@@ -214,13 +214,17 @@ func (n *Node) openAnnouncement(env []byte, now time.Time) (*protocol.SignedAnno
 		if !a.Live(now) {
 			return nil, fmt.Errorf("%w: expired at %s", protocol.ErrExpired, a.Expires.UTC().Format(time.RFC3339Nano))
 		}
-		return a, nil
+		c := *a // the cache keeps no envelope bytes: they are the caller's
+		c.Envelope = env
+		return &c, nil
 	}
 	a, err := n.cfg.Limits.OpenAnnouncement(env, now)
 	if err != nil {
 		return nil, err
 	}
-	n.verified.Add(h, a)
+	c := *a
+	c.Envelope = nil
+	n.verified.Add(h, &c)
 	return a, nil
 }
 

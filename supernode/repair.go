@@ -113,7 +113,7 @@ func (n *Node) runPushes() {
 			env, err := n.sendStore(ctx, j.to, j.req)
 			var rc *protocol.Receipt
 			if err == nil {
-				rc, err = n.cfg.Limits.OpenReceipt(env)
+				rc, err = n.cfg.Limits.ReadReceipt(env) // authenticated session: read only
 			}
 			if err != nil {
 				if n.ctx.Err() != nil {
