@@ -264,7 +264,8 @@ func (r *lookupRing) list() []lookupRecord {
 type stateCollector struct{ v *opsView }
 
 var (
-	descInfo = prometheus.NewDesc(metricNS+"_info", "Constant 1, labelled with the node's peer ID.", []string{"peer_id"}, nil)
+	descInfo = prometheus.NewDesc(metricNS+"_info", "Constant 1, labelled with the node's peer ID and the build's version and VCS commit.",
+		[]string{"peer_id", "version", "commit"}, nil)
 	descRole = prometheus.NewDesc(metricNS+"_role", "1 for the role the node runs as now (leaf or supernode), 0 for the other.",
 		[]string{"role"}, nil)
 	descUp          = prometheus.NewDesc(metricNS+"_up", "1 while the node serves its role (what /healthz answers 200 for).", nil, nil)
@@ -274,31 +275,58 @@ var (
 	descRecords     = prometheus.NewDesc(metricNS+"_records", "Live object→peer records this supernode stores.", nil, nil)
 	descRecordLeafs = prometheus.NewDesc(metricNS+"_record_leaves", "Leaves whose records this supernode stores.", nil, nil)
 	descRT          = prometheus.NewDesc(metricNS+"_dht_routing_table_peers", "Supernodes in this supernode's DHT routing table.", nil, nil)
-	descRho         = prometheus.NewDesc(metricNS+"_load_rho", "Utilisation ρ = λ/μ this supernode reports to leaves.", nil, nil)
-	descArrival     = prometheus.NewDesc(metricNS+"_load_requests_per_second", "Requests per second this supernode serves (λ).", nil, nil)
-	descService     = prometheus.NewDesc(metricNS+"_load_service_rate", "Requests per second this supernode could serve (μ, measured).", nil, nil)
-	descSupernodes  = prometheus.NewDesc(metricNS+"_attached_supernodes", "Supernodes this leaf is attached to (primary and backups).", nil, nil)
-	descObjects     = prometheus.NewDesc(metricNS+"_objects", "Objects this node announces and refreshes.", nil, nil)
-	descFailovers   = prometheus.NewDesc(metricNS+"_leaf_failovers_total", "Times this leaf lost its primary supernode.", nil, nil)
-	descMsgs        = prometheus.NewDesc(metricNS+"_traffic_messages_total", "Messages by protocol or request kind and direction.",
+	descRho         = prometheus.NewDesc(metricNS+"_load_rho", "Utilisation ρ = λ/μ this supernode reports to leaves (a ratio).", nil, nil)
+	descArrival     = prometheus.NewDesc(metricNS+"_load_requests_per_second", "Requests per second this supernode serves (λ, measured).", nil, nil)
+	descService     = prometheus.NewDesc(metricNS+"_load_service_rate_requests_per_second",
+		"Requests per second one worker of this supernode serves (μ, measured).", nil, nil)
+	descSupernodes = prometheus.NewDesc(metricNS+"_attached_supernodes", "Supernodes this leaf is attached to (primary and backups).", nil, nil)
+	descObjects    = prometheus.NewDesc(metricNS+"_objects", "Objects this node announces and refreshes.", nil, nil)
+	descFailovers  = prometheus.NewDesc(metricNS+"_leaf_failovers_total", "Times this leaf lost its primary supernode.", nil, nil)
+	// Our own request kinds (leaf/lookup, replicate, kad, …): messages and
+	// their payload bytes, counted by the node. libp2p's byte counts by
+	// protocol ID (wire bytes, all streams) are a separate metric: the two
+	// overlap, so they must not share one.
+	descMsgs = prometheus.NewDesc(metricNS+"_traffic_messages_total", "Messages by request kind (leaf/lookup, replicate, kad, …) and direction.",
 		[]string{"kind", "direction"}, nil)
-	descBytes = prometheus.NewDesc(metricNS+"_traffic_bytes_total", "Bytes by protocol or request kind and direction.",
+	descMsgBytes = prometheus.NewDesc(metricNS+"_traffic_message_bytes_total", "Payload bytes of the messages by request kind and direction.",
 		[]string{"kind", "direction"}, nil)
+	descProtoBytes = prometheus.NewDesc(metricNS+"_libp2p_protocol_bytes_total", "Bytes on libp2p streams by protocol ID and direction (libp2p's bandwidth counter).",
+		[]string{"protocol", "direction"}, nil)
 	descScore       = prometheus.NewDesc(metricNS+"_election_score", "The election's score in [0,1] for this node.", nil, nil)
 	descEligible    = prometheus.NewDesc(metricNS+"_election_eligible", "1 if the node meets every supernode criterion.", nil, nil)
 	descRoleChanges = prometheus.NewDesc(metricNS+"_election_role_changes_total", "Role changes carried out.", nil, nil)
 	descCritOK      = prometheus.NewDesc(metricNS+"_election_criterion_ok", "1 if the election criterion is met (unknown: 0).", []string{"criterion"}, nil)
-	descCritValue   = prometheus.NewDesc(metricNS+"_election_criterion_value", "Measured value of the criterion (unit in its name's doc: s, B/s, fraction, bool).",
-		[]string{"criterion", "unit"}, nil)
-	descCritThresh = prometheus.NewDesc(metricNS+"_election_criterion_threshold", "Threshold of the criterion.", []string{"criterion", "unit"}, nil)
-	descDemandRho  = prometheus.NewDesc(metricNS+"_election_demand_rho", "Supernode load ρ the election last saw.", nil, nil)
+	descCritKnown   = prometheus.NewDesc(metricNS+"_election_criterion_known", "1 once the election criterion has been measured.", []string{"criterion"}, nil)
+	descDemandRho   = prometheus.NewDesc(metricNS+"_election_demand_rho", "Supernode load ρ the election last saw.", nil, nil)
 )
+
+// criterionUnits: one pair of metrics (measured value, threshold) per unit
+// the election reports in, so no metric mixes units. "bool" criteria have
+// no value metric: _criterion_ok is their value.
+var criterionUnits = map[string]struct{ value, threshold *prometheus.Desc }{
+	"s":        criterionDescs("seconds", "seconds"),
+	"B/s":      criterionDescs("bytes_per_second", "bytes per second"),
+	"fraction": criterionDescs("ratio", "a fraction in [0,1]"),
+}
+
+func criterionDescs(suffix, unit string) struct{ value, threshold *prometheus.Desc } {
+	return struct{ value, threshold *prometheus.Desc }{
+		prometheus.NewDesc(metricNS+"_election_criterion_"+suffix, "Measured value of the election criteria measured in "+unit+".",
+			[]string{"criterion"}, nil),
+		prometheus.NewDesc(metricNS+"_election_criterion_threshold_"+suffix, "Threshold of the election criteria measured in "+unit+".",
+			[]string{"criterion"}, nil),
+	}
+}
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descUptime, descLeaves, descMaxLeaves, descRecords, descRecordLeafs,
-		descRT, descRho, descArrival, descService, descSupernodes, descObjects, descFailovers, descMsgs, descBytes, descScore, descEligible,
-		descRoleChanges, descCritOK, descCritValue, descCritThresh, descDemandRho} {
+		descRT, descRho, descArrival, descService, descSupernodes, descObjects, descFailovers, descMsgs, descMsgBytes, descProtoBytes,
+		descScore, descEligible, descRoleChanges, descCritOK, descCritKnown, descDemandRho} {
 		ch <- d
+	}
+	for _, u := range criterionUnits {
+		ch <- u.value
+		ch <- u.threshold
 	}
 }
 
@@ -325,7 +353,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	gauge(descInfo, 1, st.PeerID)
+	version, commit := buildVersion()
+	gauge(descInfo, 1, st.PeerID, version, commit)
 	gauge(descRole, b2f(st.Role == httpapi.RoleLeaf), httpapi.RoleLeaf)
 	gauge(descRole, b2f(st.Role == httpapi.RoleSupernode), httpapi.RoleSupernode)
 	if sn := v.supernode(); sn != nil && st.Role == httpapi.RoleSupernode {
@@ -351,12 +380,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	sort.Strings(kinds)
 	for _, k := range kinds {
 		t := st.Traffic[k]
-		if msgsCounted(k, t.MsgsIn, t.MsgsOut) {
-			counter(descMsgs, float64(t.MsgsIn), k, "in")
-			counter(descMsgs, float64(t.MsgsOut), k, "out")
+		if isProtocolID(k) {
+			// libp2p's counter; kad's message count is also kept under
+			// its own kind, "kad".
+			counter(descProtoBytes, float64(t.BytesIn), k, "in")
+			counter(descProtoBytes, float64(t.BytesOut), k, "out")
+			continue
 		}
-		counter(descBytes, float64(t.BytesIn), k, "in")
-		counter(descBytes, float64(t.BytesOut), k, "out")
+		counter(descMsgs, float64(t.MsgsIn), k, "in")
+		counter(descMsgs, float64(t.MsgsOut), k, "out")
+		counter(descMsgBytes, float64(t.BytesIn), k, "in")
+		counter(descMsgBytes, float64(t.BytesOut), k, "out")
 	}
 	if len(st.Election) > 0 {
 		var el election.Status
@@ -367,10 +401,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descDemandRho, el.Demand.Rho)
 			for _, cr := range el.Criteria {
 				gauge(descCritOK, b2f(cr.Known && cr.OK), cr.Name)
-				if cr.Known {
-					gauge(descCritValue, cr.Value, cr.Name, cr.Unit)
+				gauge(descCritKnown, b2f(cr.Known), cr.Name)
+				u, ok := criterionUnits[cr.Unit]
+				if !ok {
+					continue // bool: _criterion_ok is the value
 				}
-				gauge(descCritThresh, cr.Threshold, cr.Name, cr.Unit)
+				if cr.Known {
+					gauge(u.value, cr.Value, cr.Name)
+				}
+				gauge(u.threshold, cr.Threshold, cr.Name)
 			}
 		}
 	}

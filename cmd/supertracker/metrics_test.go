@@ -62,6 +62,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 		{"supertracker_announce_duration_seconds", nil, 1},
 		{"supertracker_traffic_messages_total", []string{"kind", "leaf/lookup", "direction", "out"}, 2},
 		{"supertracker_traffic_messages_total", []string{"kind", "leaf/announce", "direction", "out"}, 1},
+		{"supertracker_traffic_message_bytes_total", []string{"kind", "leaf/lookup", "direction", "out"}, 2},
 	} {
 		before, _ := metricValue(leaf0, m.name, m.labels...)
 		grew("leaf "+m.name+strings.Join(m.labels, "="), before, mustMetric(t, leaf1, m.name, m.labels...), m.by)
@@ -76,9 +77,9 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 			mustMetric(t, sn1, "supertracker_traffic_messages_total", "kind", m.kind, "direction", "in"), m.by)
 	}
 	// libp2p's byte counters are updated once a second: poll.
-	bytes0 := mustMetric(t, sn0, "supertracker_traffic_bytes_total", "kind", "/supertracker/leaf/1.0.0", "direction", "in")
+	bytes0 := mustMetric(t, sn0, "supertracker_libp2p_protocol_bytes_total", "protocol", "/supertracker/leaf/1.0.0", "direction", "in")
 	poll(t, 10*time.Second, "supernode bytes in on the leaf protocol grow", func() (bool, string) {
-		v, _ := metricValue(scrape(t, sn.api), "supertracker_traffic_bytes_total", "kind", "/supertracker/leaf/1.0.0", "direction", "in")
+		v, _ := metricValue(scrape(t, sn.api), "supertracker_libp2p_protocol_bytes_total", "protocol", "/supertracker/leaf/1.0.0", "direction", "in")
 		return v > bytes0, "still " + strconv.FormatFloat(v, 'f', -1, 64)
 	})
 
