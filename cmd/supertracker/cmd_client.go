@@ -44,7 +44,7 @@ accepted them, 1 if it refused, 2 on bad usage or if the API is unreachable.`, v
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	c := httpapi.NewClient(*api)
+	c := apiClient(*api)
 	var res *httpapi.AnnounceResponse
 	var err error
 	if verb == "announce" {
@@ -90,7 +90,7 @@ line as a multiaddr ending in /p2p/PEERID. Exit 0 if any holder was found,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	res, err := httpapi.NewClient(*api).Lookup(ctx, fs.Arg(0), *limit)
+	res, err := apiClient(*api).Lookup(ctx, fs.Arg(0), *limit)
 	if err != nil {
 		fmt.Fprintln(stderr, "supertracker lookup:", err)
 		return 2
@@ -128,7 +128,7 @@ leaves and load (supernode), and its election state when it runs one.`, stderr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := httpapi.NewClient(*api).Status(ctx)
+	s, err := apiClient(*api).Status(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "supertracker status:", err)
 		return 2

@@ -15,6 +15,7 @@ type leafOpts struct {
 	backups                          *int
 	hb                               *time.Duration
 	bt                               btFlags
+	guard                            apiGuardFlags
 }
 
 func leafFlags(stderr io.Writer) (*cmdFlags, *leafOpts) {
@@ -35,6 +36,7 @@ supernodes and exits 0.`, stderr)
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn, error"),
 	}
 	o.bt = addBTFlags(fs)
+	o.guard = addAPIGuardFlags(fs)
 	fs.list("listen", "supernode")
 	fs.check("listen", multiaddrList)
 	fs.check("supernode", peerList)
@@ -93,7 +95,11 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 	defer agent.Close() // detaches from every supernode
 	printListenAddrs(stdout, h)
 	view := newOpsView(&leaf.APIBackend{Agent: agent, Started: time.Now(), Bandwidth: bw}, nil, func() *leaf.Agent { return agent })
-	stop, err := serveAPI(*o.api, view.handler(), log)
+	guard, err := o.guard.config(*o.api, *o.data, log)
+	if err != nil {
+		return err
+	}
+	stop, err := serveAPI(*o.api, view.handler(guard), log)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ type nodeOpts struct {
 	firewalled                                                               *bool
 	seed                                                                     *uint64
 	bt                                                                       btFlags
+	guard                                                                    apiGuardFlags
 }
 
 func nodeFlags(stderr io.Writer) (*cmdFlags, *nodeOpts) {
@@ -63,6 +64,7 @@ below overrides the preset.`, stderr)
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn, error"),
 	}
 	o.bt = addBTFlags(fs)
+	o.guard = addAPIGuardFlags(fs)
 	fs.list("listen", "supernode", "bootstrap")
 	fs.check("listen", multiaddrList)
 	fs.check("supernode", peerList)
@@ -204,7 +206,12 @@ func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
 	}
 	printListenAddrs(stdout, h)
 	view := newOpsView(r.API(time.Now(), bwc), r.Supernode, r.Agent)
-	stop, err := serveAPI(*o.api, view.handler(), log)
+	guard, err := o.guard.config(*o.api, *o.data, log)
+	if err != nil {
+		closeRunner()
+		return err
+	}
+	stop, err := serveAPI(*o.api, view.handler(guard), log)
 	if err != nil {
 		closeRunner()
 		return err

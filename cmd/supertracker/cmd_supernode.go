@@ -18,6 +18,7 @@ type supernodeOpts struct {
 	ttl, sessionTimeout, handover          *time.Duration
 	rps                                    *float64
 	local                                  *bool
+	guard                                  apiGuardFlags
 }
 
 func supernodeFlags(stderr io.Writer) (*cmdFlags, *supernodeOpts) {
@@ -49,6 +50,7 @@ With --api it also serves the status page (/), /metrics and /healthz.`, stderr)
 			"at shutdown, wait up to this long for attached leaves to move to other supernodes (0: session timeout + one heartbeat)"),
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn, error"),
 	}
+	o.guard = addAPIGuardFlags(fs)
 	fs.list("listen", "bootstrap")
 	fs.check("listen", multiaddrList)
 	fs.check("bootstrap", peerList)
@@ -127,7 +129,12 @@ func supernodeMain(stdout, stderr io.Writer, o *supernodeOpts) error {
 	view := newOpsView(&supernode.APIBackend{Node: sn, Started: time.Now(), Bandwidth: bw}, current, nil)
 	stopAPI := func() {}
 	if *o.api != "" {
-		if stopAPI, err = serveAPI(*o.api, view.handler(), log); err != nil {
+		guard, err := o.guard.config(*o.api, *o.data, log)
+		if err != nil {
+			sn.Close()
+			return err
+		}
+		if stopAPI, err = serveAPI(*o.api, view.handler(guard), log); err != nil {
 			sn.Close()
 			return err
 		}

@@ -69,15 +69,16 @@ func newOpsView(b httpapi.Backend, sn func() *supernode.Node, agent func() *leaf
 	return v
 }
 
-// handler serves the API (through the instrumented backend) plus /metrics,
-// /healthz and the status page at /.
-func (v *opsView) handler() http.Handler {
-	mux := httpapi.NewHandler(&instrumented{Backend: v.backend, v: v})
+// handler serves the API (through the instrumented backend, delegated
+// routing included) plus /metrics, /healthz and the status page at /,
+// behind the guard.
+func (v *opsView) handler(guard httpapi.GuardConfig) http.Handler {
+	mux := httpapi.NewHandler(&instrumented{Backend: v.backend, v: v}, httpapi.WithRegisterer(v.registry))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(v.registry, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError, Timeout: 10 * time.Second}))
 	mux.HandleFunc("GET /healthz", v.serveHealth)
 	mux.HandleFunc("GET /{$}", v.serveStatusPage)
-	return mux
+	return httpapi.Guard(mux, guard)
 }
 
 // serveHealth answers 200 while the node serves its role: a supernode

@@ -20,8 +20,9 @@ var ErrAPI = errors.New("api error")
 
 // Client talks to a node's API.
 type Client struct {
-	base string
-	http *http.Client
+	base  string
+	http  *http.Client
+	token string
 }
 
 // NewClient returns a client for the API at hostport (or a full http:// URL).
@@ -31,6 +32,14 @@ func NewClient(hostport string) *Client {
 		base = "http://" + base
 	}
 	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// WithToken returns c sending "Authorization: Bearer token" (the node's
+// --api-token) with every request; an empty token sends none.
+func (c *Client) WithToken(token string) *Client {
+	cp := *c
+	cp.token = token
+	return &cp
 }
 
 // Status fetches GET /v1/status.
@@ -83,6 +92,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrNotSupported is returned by a Backend for an endpoint its role does
@@ -29,10 +30,38 @@ type Backend interface {
 	Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error)
 }
 
-// NewHandler serves the API endpoints on top of b. Extra handlers (metrics,
-// a status page) can be mounted on the returned mux.
-func NewHandler(b Backend) *http.ServeMux {
+// Option configures NewHandler.
+type Option func(*handlerOptions)
+
+type handlerOptions struct {
+	registerer prometheus.Registerer
+}
+
+// WithRegisterer registers the delegated routing server's HTTP metrics
+// (delegated_routing_server_*) with reg. Without it they are kept in a
+// registry of their own that nobody reads.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(o *handlerOptions) { o.registerer = reg }
+}
+
+// NewHandler serves the API endpoints on top of b, and the IPFS Delegated
+// Routing V1 API's read-only GETs under /routing/v1/. Extra handlers
+// (metrics, a status page) can be mounted on the returned mux. Wrap it in
+// Guard before serving it.
+func NewHandler(b Backend, opts ...Option) *http.ServeMux {
+	var o handlerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
+	routing := routingHandler(b, o.registerer)
+	mux.Handle("GET "+PathRoutingProviders+"{cid}", routing)
+	mux.Handle("GET "+PathRoutingPeers+"{peer}", routing)
+	mux.HandleFunc(PathRoutingPrefix, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		http.Error(w, "not served by supertracker: only GET /routing/v1/providers/{cid} and /routing/v1/peers/{peer-id}",
+			http.StatusNotImplemented)
+	})
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
 		s, err := b.Status(r.Context())
 		reply(w, s, err)
