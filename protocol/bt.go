@@ -29,6 +29,12 @@ const (
 	// BTInfoHashSize and BTPeerIDSize are the BitTorrent sizes.
 	BTInfoHashSize = 20
 	BTPeerIDSize   = 20
+	// MaxBTCompletionLeaves bounds the per-leaf completion counts in one
+	// swarm, MaxBTCompletionEntries those in one response (about 24 KiB).
+	MaxBTCompletionLeaves  = 64
+	MaxBTCompletionEntries = 512
+	// MaxBTLeafIDSize bounds a leaf's binary peer ID in a completion count.
+	MaxBTLeafIDSize = 64
 )
 
 // DecodeBTPeersRequest decodes and validates one bt-peers request: 1 to
@@ -55,6 +61,8 @@ func ValidateBTPeersRequest(m *pb.BTPeersRequest) error {
 		return fmt.Errorf("%w: %d infohashes (max %d)", ErrOverLimit, n, MaxBTInfoHashes)
 	case m.Limit > MaxBTPeers:
 		return fmt.Errorf("%w: bt-peers limit %d (max %d)", ErrOverLimit, m.Limit, MaxBTPeers)
+	case len(m.Completed) != 0 && len(m.Completed) != n:
+		return fmt.Errorf("%w: %d completion counts for %d infohashes", ErrMalformed, len(m.Completed), n)
 	}
 	seen := make(map[string]struct{}, n)
 	for i, h := range m.InfoHashes {
@@ -97,7 +105,7 @@ func (l Limits) ValidateBTPeersResponse(m *pb.BTPeersResponse) error {
 		return fmt.Errorf("%w: %d swarms (max %d)", ErrOverLimit, len(m.Swarms), MaxBTInfoHashes)
 	}
 	seen := make(map[string]struct{}, len(m.Swarms))
-	total := 0
+	total, entries := 0, 0
 	for i, s := range m.Swarms {
 		if s == nil {
 			return fmt.Errorf("%w: swarm %d missing", ErrMalformed, i)
@@ -109,6 +117,18 @@ func (l Limits) ValidateBTPeersResponse(m *pb.BTPeersResponse) error {
 			return fmt.Errorf("%w: duplicate swarm %x", ErrMalformed, s.InfoHash)
 		}
 		seen[string(s.InfoHash)] = struct{}{}
+		if len(s.Completions) > MaxBTCompletionLeaves {
+			return fmt.Errorf("%w: swarm %d: %d completion counts (max %d)", ErrOverLimit, i, len(s.Completions), MaxBTCompletionLeaves)
+		}
+		entries += len(s.Completions)
+		if entries > MaxBTCompletionEntries {
+			return fmt.Errorf("%w: more than %d completion counts", ErrOverLimit, MaxBTCompletionEntries)
+		}
+		for j, c := range s.Completions {
+			if c == nil || len(c.Leaf) == 0 || len(c.Leaf) > MaxBTLeafIDSize {
+				return fmt.Errorf("%w: swarm %d completion count %d: bad leaf ID", ErrMalformed, i, j)
+			}
+		}
 		total += len(s.Peers)
 		if total > MaxBTPeers {
 			return fmt.Errorf("%w: more than %d peers", ErrOverLimit, MaxBTPeers)

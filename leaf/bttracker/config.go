@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,6 +47,15 @@ type Config struct {
 	// UDPMaxInFlight bounds the UDP packets being handled at once; the read
 	// loop waits when it is reached. Default 256.
 	UDPMaxInFlight int
+
+	// FullScrape answers /scrape without info_hash with every torrent the
+	// Tracker lists (it must implement FullScraper). Off by default: a full
+	// scrape tells anyone every torrent this tracker serves.
+	FullScrape bool
+
+	// OnRequest, if set, is called after every announce and scrape is
+	// answered (for metrics); it must not block.
+	OnRequest func(RequestInfo)
 
 	// Now is the clock, used for UDP connection ID expiry. Default
 	// time.Now.
@@ -123,6 +133,7 @@ type Frontend struct {
 	tr     Tracker
 	cfg    Config
 	connID connIDs
+	access atomic.Pointer[AccessList]
 }
 
 // New returns a Frontend calling tr, configured by cfg (zero fields take

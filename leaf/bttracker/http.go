@@ -35,38 +35,72 @@ func (f *Frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if fromBrowser(r) {
+		// A web page making the user's browser announce a torrent in the
+		// user's name (a cross-site <img> or fetch): refused before
+		// anything is parsed or stored.
+		kind := KindAnnounce
+		if r.URL.Path == "/scrape" {
+			kind = KindScrape
+		}
+		f.observe(RequestInfo{Protocol: ProtocolHTTP, Kind: kind, Result: ResultCrossSite})
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "requests from web pages are refused", http.StatusForbidden)
+		return
+	}
 	handle(w, r)
 }
 
 func (f *Frontend) serveAnnounce(w http.ResponseWriter, r *http.Request) {
+	info := RequestInfo{Protocol: ProtocolHTTP, Kind: KindAnnounce}
 	req, err := f.parseAnnounce(r.URL.RawQuery, remoteIP(r.RemoteAddr))
 	if err != nil {
+		info.Result = ResultInvalid
+		f.observe(info)
 		f.writeFailure(w, err)
 		return
 	}
-	ctx, cancel := f.trackerContext(r.Context())
-	defer cancel()
-	resp, err := f.tr.Announce(ctx, req)
+	info.Event = req.Event
+	resp, err := f.announce(r.Context(), req)
 	if err != nil {
+		info.Result = resultOf(err)
+		f.observe(info)
 		f.writeFailure(w, err)
 		return
 	}
-	f.writeBencode(w, f.announceDict(req, resp))
+	d := f.announceDict(req, resp)
+	info.Result, info.Seeders, info.Leechers = ResultOK, resp.Complete, resp.Incomplete
+	info.Peers = len(validPeers(resp.Peers, req.NumWant))
+	f.observe(info)
+	f.writeBencode(w, d)
 }
 
 func (f *Frontend) serveScrape(w http.ResponseWriter, r *http.Request) {
+	info := RequestInfo{Protocol: ProtocolHTTP, Kind: KindScrape}
 	hashes, err := f.parseScrape(r.URL.RawQuery)
 	if err != nil {
+		info.Result = ResultInvalid
+		f.observe(info)
 		f.writeFailure(w, err)
 		return
 	}
 	ctx, cancel := f.trackerContext(r.Context())
 	defer cancel()
-	stats, err := f.scrape(ctx, hashes)
+	var stats []ScrapeStats
+	if len(hashes) == 0 {
+		hashes, stats, err = f.fullScrape(ctx)
+	} else {
+		stats, err = f.scrape(ctx, hashes)
+	}
+	info.InfoHashes = len(hashes)
 	if err != nil {
+		info.Result = resultOf(err)
+		f.observe(info)
 		f.writeFailure(w, err)
 		return
 	}
+	info.Result = ResultOK
+	f.observe(info)
 	files := make(map[string]any, len(hashes))
 	for i, h := range hashes {
 		files[string(h[:])] = map[string]any{
@@ -82,17 +116,74 @@ func (f *Frontend) trackerContext(parent context.Context) (context.Context, cont
 	return context.WithTimeout(parent, f.cfg.RequestTimeout)
 }
 
-// scrape calls the Tracker and checks the shape of its answer.
+// announce calls the Tracker for a torrent the access list allows.
+func (f *Frontend) announce(ctx context.Context, req AnnounceRequest) (AnnounceResponse, error) {
+	if !f.AccessList().Allowed(req.InfoHash) {
+		return AnnounceResponse{}, ErrUnknownInfoHash
+	}
+	ctx, cancel := f.trackerContext(ctx)
+	defer cancel()
+	return f.tr.Announce(ctx, req)
+}
+
+// scrape calls the Tracker for the torrents the access list allows (the
+// others get zero counts) and checks the shape of its answer.
 func (f *Frontend) scrape(ctx context.Context, hashes []InfoHash) ([]ScrapeStats, error) {
-	stats, err := f.tr.Scrape(ctx, hashes)
+	acl := f.AccessList()
+	var ask []InfoHash
+	for _, h := range hashes {
+		if acl.Allowed(h) {
+			ask = append(ask, h)
+		}
+	}
+	out := make([]ScrapeStats, len(hashes))
+	if len(ask) == 0 {
+		return out, nil
+	}
+	stats, err := f.tr.Scrape(ctx, ask)
 	if err != nil {
 		return nil, err
 	}
-	if len(stats) != len(hashes) {
+	if len(stats) != len(ask) {
 		return nil, errors.New("bttracker: Tracker.Scrape returned " + strconv.Itoa(len(stats)) +
-			" stats for " + strconv.Itoa(len(hashes)) + " infohashes")
+			" stats for " + strconv.Itoa(len(ask)) + " infohashes")
 	}
-	return stats, nil
+	for i, j := 0, 0; i < len(hashes); i++ {
+		if j < len(ask) && hashes[i] == ask[j] {
+			out[i] = stats[j]
+			j++
+		}
+	}
+	return out, nil
+}
+
+// errNoFullScrape answers a scrape without info_hash when full scrape is
+// off.
+var errNoFullScrape error = ClientError("full scrape not supported; give info_hash")
+
+// fullScrape lists every torrent the Tracker has that the access list
+// allows, when Config.FullScrape is on.
+func (f *Frontend) fullScrape(ctx context.Context) ([]InfoHash, []ScrapeStats, error) {
+	fs, ok := f.tr.(FullScraper)
+	if !f.cfg.FullScrape || !ok {
+		return nil, nil, errNoFullScrape
+	}
+	hashes, stats, err := fs.ScrapeAll(ctx, maxFullScrape)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(stats) != len(hashes) {
+		return nil, nil, errors.New("bttracker: ScrapeAll returned mismatched lists")
+	}
+	acl := f.AccessList()
+	var hs []InfoHash
+	var ss []ScrapeStats
+	for i, h := range hashes {
+		if acl.Allowed(h) && len(hs) < maxFullScrape {
+			hs, ss = append(hs, h), append(ss, stats[i])
+		}
+	}
+	return hs, ss, nil
 }
 
 func nonNeg(n int) int64 {
@@ -454,8 +545,5 @@ func (f *Frontend) parseScrape(rawQuery string) ([]InfoHash, error) {
 		seen[h] = true
 		hashes = append(hashes, h)
 	}
-	if len(hashes) == 0 {
-		return nil, ClientError("full scrape not supported; give info_hash")
-	}
-	return hashes, nil
+	return hashes, nil // none: a full scrape
 }

@@ -67,17 +67,19 @@ func (l *Listener) Addr() netip.AddrPort { return l.addr }
 // HTTP requests up to 5 s), closes the sockets and returns: nil after
 // cancellation, otherwise the first error.
 func (l *Listener) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	srv := &http.Server{
-		Handler:           l.f,
+		Handler: l.f,
+		// In-flight requests end with ctx: a stopping tracker does not
+		// wait for overlay calls that may never return.
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      l.f.cfg.RequestTimeout + 15*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    l.f.cfg.MaxQueryLength + 8<<10,
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	errs := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Go(func() {

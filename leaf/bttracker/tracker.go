@@ -25,6 +25,16 @@ type Tracker interface {
 	Scrape(ctx context.Context, infohashes []InfoHash) ([]ScrapeStats, error)
 }
 
+// FullScraper is implemented by a Tracker that can list its torrents, for
+// a scrape without info_hash (BEP 48's full scrape) when
+// Config.FullScrape is on. It returns at most max torrents.
+type FullScraper interface {
+	ScrapeAll(ctx context.Context, max int) ([]InfoHash, []ScrapeStats, error)
+}
+
+// maxFullScrape bounds the torrents in one full scrape.
+const maxFullScrape = 10000
+
 // InfoHash is a BitTorrent v1 infohash: the SHA-1 of a torrent's bencoded
 // info dictionary (or a v2 SHA-256 infohash truncated to 20 bytes, as the
 // tracker protocols carry it).

@@ -263,6 +263,11 @@ func (f *Frontend) handleUDPPacket(ctx context.Context, pkt []byte, from netip.A
 		return out
 	case actionAnnounce, actionScrape:
 		if !f.connID.valid(connID, from.Addr(), now) {
+			kind := KindAnnounce
+			if action == actionScrape {
+				kind = KindScrape
+			}
+			f.observe(RequestInfo{Protocol: ProtocolUDP, Kind: kind, Result: ResultInvalid})
 			return udpError(tid, "invalid or expired connection id")
 		}
 		if action == actionAnnounce {
@@ -323,16 +328,22 @@ func (f *Frontend) parseUDPAnnounce(pkt []byte, from netip.AddrPort) (AnnounceRe
 }
 
 func (f *Frontend) udpAnnounce(ctx context.Context, pkt []byte, tid uint32, from netip.AddrPort) []byte {
+	info := RequestInfo{Protocol: ProtocolUDP, Kind: KindAnnounce}
 	req, err := f.parseUDPAnnounce(pkt, from)
 	if err != nil {
+		info.Result = ResultInvalid
+		f.observe(info)
 		return udpError(tid, err.Error())
 	}
-	ctx, cancel := f.trackerContext(ctx)
-	defer cancel()
-	resp, err := f.tr.Announce(ctx, req)
+	info.Event = req.Event
+	resp, err := f.announce(ctx, req)
 	if err != nil {
+		info.Result = resultOf(err)
+		f.observe(info)
 		return f.udpFailure(tid, err)
 	}
+	defer func() { f.observe(info) }()
+	info.Result, info.Seeders, info.Leechers = ResultOK, resp.Complete, resp.Incomplete
 	interval := resp.Interval
 	if interval <= 0 {
 		interval = f.cfg.Interval
@@ -363,10 +374,13 @@ func (f *Frontend) udpAnnounce(ctx context.Context, pkt []byte, tid uint32, from
 		out = appendCompact(out, p)
 		n++
 	}
+	info.Peers = n
 	return out
 }
 
 func (f *Frontend) udpScrape(ctx context.Context, pkt []byte, tid uint32) []byte {
+	info := RequestInfo{Protocol: ProtocolUDP, Kind: KindScrape, Result: ResultInvalid}
+	defer func() { f.observe(info) }()
 	body := pkt[udpHeaderLen:]
 	if len(body) == 0 || len(body)%20 != 0 {
 		return udpError(tid, "malformed scrape")
@@ -374,6 +388,7 @@ func (f *Frontend) udpScrape(ctx context.Context, pkt []byte, tid uint32) []byte
 	if len(body)/20 > f.cfg.MaxScrapeInfoHashes {
 		return udpError(tid, "too many info_hashes")
 	}
+	info.InfoHashes = len(body) / 20
 	// Deduplicate for the Tracker, then answer once per requested hash.
 	var hashes []InfoHash
 	index := map[InfoHash]int{}
@@ -392,8 +407,10 @@ func (f *Frontend) udpScrape(ctx context.Context, pkt []byte, tid uint32) []byte
 	defer cancel()
 	stats, err := f.scrape(ctx, hashes)
 	if err != nil {
+		info.Result = resultOf(err)
 		return f.udpFailure(tid, err)
 	}
+	info.Result = ResultOK
 	out := make([]byte, 8, 8+12*len(order))
 	binary.BigEndian.PutUint32(out[0:4], actionScrape)
 	binary.BigEndian.PutUint32(out[4:8], tid)

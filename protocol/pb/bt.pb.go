@@ -12,7 +12,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: pb/bt.proto
+// source: bt.proto
 
 package pb
 
@@ -41,14 +41,20 @@ type BTPeersRequest struct {
 	// the counts only (scrape).
 	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	// The asking client is a seeder: leechers are preferred when sampling.
-	Seeder        bool `protobuf:"varint,3,opt,name=seeder,proto3" json:"seeder,omitempty"`
+	Seeder bool `protobuf:"varint,3,opt,name=seeder,proto3" json:"seeder,omitempty"`
+	// The asking leaf's own count of "completed" events (BEP 48's
+	// "downloaded") for each requested infohash, in the order of info_hashes;
+	// empty, or exactly as many as info_hashes. The answering leaf keeps it
+	// under the asker's peer ID (the stream's authenticated remote peer), so
+	// completions stay counted after the asker's clients left the swarm.
+	Completed     []uint32 `protobuf:"varint,4,rep,packed,name=completed,proto3" json:"completed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BTPeersRequest) Reset() {
 	*x = BTPeersRequest{}
-	mi := &file_pb_bt_proto_msgTypes[0]
+	mi := &file_bt_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -60,7 +66,7 @@ func (x *BTPeersRequest) String() string {
 func (*BTPeersRequest) ProtoMessage() {}
 
 func (x *BTPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_bt_proto_msgTypes[0]
+	mi := &file_bt_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -73,7 +79,7 @@ func (x *BTPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTPeersRequest.ProtoReflect.Descriptor instead.
 func (*BTPeersRequest) Descriptor() ([]byte, []int) {
-	return file_pb_bt_proto_rawDescGZIP(), []int{0}
+	return file_bt_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *BTPeersRequest) GetInfoHashes() [][]byte {
@@ -97,6 +103,13 @@ func (x *BTPeersRequest) GetSeeder() bool {
 	return false
 }
 
+func (x *BTPeersRequest) GetCompleted() []uint32 {
+	if x != nil {
+		return x.Completed
+	}
+	return nil
+}
+
 // BTPeer is one BitTorrent client.
 type BTPeer struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -110,7 +123,7 @@ type BTPeer struct {
 
 func (x *BTPeer) Reset() {
 	*x = BTPeer{}
-	mi := &file_pb_bt_proto_msgTypes[1]
+	mi := &file_bt_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -122,7 +135,7 @@ func (x *BTPeer) String() string {
 func (*BTPeer) ProtoMessage() {}
 
 func (x *BTPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_bt_proto_msgTypes[1]
+	mi := &file_bt_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -135,7 +148,7 @@ func (x *BTPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTPeer.ProtoReflect.Descriptor instead.
 func (*BTPeer) Descriptor() ([]byte, []int) {
-	return file_pb_bt_proto_rawDescGZIP(), []int{1}
+	return file_bt_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *BTPeer) GetIp() []byte {
@@ -168,19 +181,25 @@ func (x *BTPeer) GetPeerId() []byte {
 
 // BTSwarm is what a leaf holds for one infohash.
 type BTSwarm struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	InfoHash      []byte                 `protobuf:"bytes,1,opt,name=info_hash,json=infoHash,proto3" json:"info_hash,omitempty"` // 20 bytes, one of the requested ones
-	Seeders       uint32                 `protobuf:"varint,2,opt,name=seeders,proto3" json:"seeders,omitempty"`                  // all live seeders the leaf holds
-	Leechers      uint32                 `protobuf:"varint,3,opt,name=leechers,proto3" json:"leechers,omitempty"`                // all live leechers the leaf holds
-	Downloaded    uint32                 `protobuf:"varint,4,opt,name=downloaded,proto3" json:"downloaded,omitempty"`            // "completed" events the leaf has seen
-	Peers         []*BTPeer              `protobuf:"bytes,5,rep,name=peers,proto3" json:"peers,omitempty"`                       // a sample of at most the requested limit
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	InfoHash   []byte                 `protobuf:"bytes,1,opt,name=info_hash,json=infoHash,proto3" json:"info_hash,omitempty"` // 20 bytes, one of the requested ones
+	Seeders    uint32                 `protobuf:"varint,2,opt,name=seeders,proto3" json:"seeders,omitempty"`                  // all live seeders the leaf holds
+	Leechers   uint32                 `protobuf:"varint,3,opt,name=leechers,proto3" json:"leechers,omitempty"`                // all live leechers the leaf holds
+	Downloaded uint32                 `protobuf:"varint,4,opt,name=downloaded,proto3" json:"downloaded,omitempty"`            // "completed" events the leaf has seen
+	Peers      []*BTPeer              `protobuf:"bytes,5,rep,name=peers,proto3" json:"peers,omitempty"`                       // a sample of at most the requested limit
+	// Completions per leaf that the answering leaf knows of (its own and
+	// those other leaves told it): a grow-only counter per leaf, merged by
+	// taking the larger count, so completions are counted once each however
+	// they travel. At most protocol.MaxBTCompletionLeaves per swarm and
+	// protocol.MaxBTCompletionEntries per response.
+	Completions   []*BTLeafCompletions `protobuf:"bytes,6,rep,name=completions,proto3" json:"completions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BTSwarm) Reset() {
 	*x = BTSwarm{}
-	mi := &file_pb_bt_proto_msgTypes[2]
+	mi := &file_bt_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +211,7 @@ func (x *BTSwarm) String() string {
 func (*BTSwarm) ProtoMessage() {}
 
 func (x *BTSwarm) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_bt_proto_msgTypes[2]
+	mi := &file_bt_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +224,7 @@ func (x *BTSwarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTSwarm.ProtoReflect.Descriptor instead.
 func (*BTSwarm) Descriptor() ([]byte, []int) {
-	return file_pb_bt_proto_rawDescGZIP(), []int{2}
+	return file_bt_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BTSwarm) GetInfoHash() []byte {
@@ -243,6 +262,66 @@ func (x *BTSwarm) GetPeers() []*BTPeer {
 	return nil
 }
 
+func (x *BTSwarm) GetCompletions() []*BTLeafCompletions {
+	if x != nil {
+		return x.Completions
+	}
+	return nil
+}
+
+// BTLeafCompletions counts the "completed" events one leaf's clients sent.
+type BTLeafCompletions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Leaf          []byte                 `protobuf:"bytes,1,opt,name=leaf,proto3" json:"leaf,omitempty"` // the leaf's libp2p peer ID (binary), 1..64 bytes
+	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BTLeafCompletions) Reset() {
+	*x = BTLeafCompletions{}
+	mi := &file_bt_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BTLeafCompletions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BTLeafCompletions) ProtoMessage() {}
+
+func (x *BTLeafCompletions) ProtoReflect() protoreflect.Message {
+	mi := &file_bt_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BTLeafCompletions.ProtoReflect.Descriptor instead.
+func (*BTLeafCompletions) Descriptor() ([]byte, []int) {
+	return file_bt_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BTLeafCompletions) GetLeaf() []byte {
+	if x != nil {
+		return x.Leaf
+	}
+	return nil
+}
+
+func (x *BTLeafCompletions) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // BTPeersResponse answers a BTPeersRequest.
 type BTPeersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -258,7 +337,7 @@ type BTPeersResponse struct {
 
 func (x *BTPeersResponse) Reset() {
 	*x = BTPeersResponse{}
-	mi := &file_pb_bt_proto_msgTypes[3]
+	mi := &file_bt_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +349,7 @@ func (x *BTPeersResponse) String() string {
 func (*BTPeersResponse) ProtoMessage() {}
 
 func (x *BTPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pb_bt_proto_msgTypes[3]
+	mi := &file_bt_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +362,7 @@ func (x *BTPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTPeersResponse.ProtoReflect.Descriptor instead.
 func (*BTPeersResponse) Descriptor() ([]byte, []int) {
-	return file_pb_bt_proto_rawDescGZIP(), []int{3}
+	return file_bt_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BTPeersResponse) GetError() string {
@@ -300,21 +379,22 @@ func (x *BTPeersResponse) GetSwarms() []*BTSwarm {
 	return nil
 }
 
-var File_pb_bt_proto protoreflect.FileDescriptor
+var File_bt_proto protoreflect.FileDescriptor
 
-const file_pb_bt_proto_rawDesc = "" +
+const file_bt_proto_rawDesc = "" +
 	"\n" +
-	"\vpb/bt.proto\x12\x12supertracker.bt.v1\"_\n" +
+	"\bbt.proto\x12\x12supertracker.bt.v1\"}\n" +
 	"\x0eBTPeersRequest\x12\x1f\n" +
 	"\vinfo_hashes\x18\x01 \x03(\fR\n" +
 	"infoHashes\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x12\x16\n" +
-	"\x06seeder\x18\x03 \x01(\bR\x06seeder\"]\n" +
+	"\x06seeder\x18\x03 \x01(\bR\x06seeder\x12\x1c\n" +
+	"\tcompleted\x18\x04 \x03(\rR\tcompleted\"]\n" +
 	"\x06BTPeer\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\fR\x02ip\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x16\n" +
 	"\x06seeder\x18\x03 \x01(\bR\x06seeder\x12\x17\n" +
-	"\apeer_id\x18\x04 \x01(\fR\x06peerId\"\xae\x01\n" +
+	"\apeer_id\x18\x04 \x01(\fR\x06peerId\"\xf7\x01\n" +
 	"\aBTSwarm\x12\x1b\n" +
 	"\tinfo_hash\x18\x01 \x01(\fR\binfoHash\x12\x18\n" +
 	"\aseeders\x18\x02 \x01(\rR\aseeders\x12\x1a\n" +
@@ -322,60 +402,66 @@ const file_pb_bt_proto_rawDesc = "" +
 	"\n" +
 	"downloaded\x18\x04 \x01(\rR\n" +
 	"downloaded\x120\n" +
-	"\x05peers\x18\x05 \x03(\v2\x1a.supertracker.bt.v1.BTPeerR\x05peers\"\\\n" +
+	"\x05peers\x18\x05 \x03(\v2\x1a.supertracker.bt.v1.BTPeerR\x05peers\x12G\n" +
+	"\vcompletions\x18\x06 \x03(\v2%.supertracker.bt.v1.BTLeafCompletionsR\vcompletions\"=\n" +
+	"\x11BTLeafCompletions\x12\x12\n" +
+	"\x04leaf\x18\x01 \x01(\fR\x04leaf\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\\\n" +
 	"\x0fBTPeersResponse\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x123\n" +
 	"\x06swarms\x18\x02 \x03(\v2\x1b.supertracker.bt.v1.BTSwarmR\x06swarmsB2Z0github.com/supertracker/supertracker/protocol/pbb\x06proto3"
 
 var (
-	file_pb_bt_proto_rawDescOnce sync.Once
-	file_pb_bt_proto_rawDescData []byte
+	file_bt_proto_rawDescOnce sync.Once
+	file_bt_proto_rawDescData []byte
 )
 
-func file_pb_bt_proto_rawDescGZIP() []byte {
-	file_pb_bt_proto_rawDescOnce.Do(func() {
-		file_pb_bt_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_pb_bt_proto_rawDesc), len(file_pb_bt_proto_rawDesc)))
+func file_bt_proto_rawDescGZIP() []byte {
+	file_bt_proto_rawDescOnce.Do(func() {
+		file_bt_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bt_proto_rawDesc), len(file_bt_proto_rawDesc)))
 	})
-	return file_pb_bt_proto_rawDescData
+	return file_bt_proto_rawDescData
 }
 
-var file_pb_bt_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
-var file_pb_bt_proto_goTypes = []any{
-	(*BTPeersRequest)(nil),  // 0: supertracker.bt.v1.BTPeersRequest
-	(*BTPeer)(nil),          // 1: supertracker.bt.v1.BTPeer
-	(*BTSwarm)(nil),         // 2: supertracker.bt.v1.BTSwarm
-	(*BTPeersResponse)(nil), // 3: supertracker.bt.v1.BTPeersResponse
+var file_bt_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_bt_proto_goTypes = []any{
+	(*BTPeersRequest)(nil),    // 0: supertracker.bt.v1.BTPeersRequest
+	(*BTPeer)(nil),            // 1: supertracker.bt.v1.BTPeer
+	(*BTSwarm)(nil),           // 2: supertracker.bt.v1.BTSwarm
+	(*BTLeafCompletions)(nil), // 3: supertracker.bt.v1.BTLeafCompletions
+	(*BTPeersResponse)(nil),   // 4: supertracker.bt.v1.BTPeersResponse
 }
-var file_pb_bt_proto_depIdxs = []int32{
+var file_bt_proto_depIdxs = []int32{
 	1, // 0: supertracker.bt.v1.BTSwarm.peers:type_name -> supertracker.bt.v1.BTPeer
-	2, // 1: supertracker.bt.v1.BTPeersResponse.swarms:type_name -> supertracker.bt.v1.BTSwarm
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 1: supertracker.bt.v1.BTSwarm.completions:type_name -> supertracker.bt.v1.BTLeafCompletions
+	2, // 2: supertracker.bt.v1.BTPeersResponse.swarms:type_name -> supertracker.bt.v1.BTSwarm
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
-func init() { file_pb_bt_proto_init() }
-func file_pb_bt_proto_init() {
-	if File_pb_bt_proto != nil {
+func init() { file_bt_proto_init() }
+func file_bt_proto_init() {
+	if File_bt_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_bt_proto_rawDesc), len(file_pb_bt_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bt_proto_rawDesc), len(file_bt_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_pb_bt_proto_goTypes,
-		DependencyIndexes: file_pb_bt_proto_depIdxs,
-		MessageInfos:      file_pb_bt_proto_msgTypes,
+		GoTypes:           file_bt_proto_goTypes,
+		DependencyIndexes: file_bt_proto_depIdxs,
+		MessageInfos:      file_bt_proto_msgTypes,
 	}.Build()
-	File_pb_bt_proto = out.File
-	file_pb_bt_proto_goTypes = nil
-	file_pb_bt_proto_depIdxs = nil
+	File_bt_proto = out.File
+	file_bt_proto_goTypes = nil
+	file_bt_proto_depIdxs = nil
 }
