@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/leaf/bttracker"
@@ -27,6 +28,7 @@ var ErrTrackerFull error = bttracker.ClientError("tracker full")
 type Bridge struct {
 	agent *leaf.Agent
 	host  host.Host
+	self  peer.ID
 	cfg   Config
 	fe    *bttracker.Frontend
 
@@ -34,11 +36,13 @@ type Bridge struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // every goroutine and in-flight call
 	inbound chan struct{}  // semaphore of served bt-peers streams
+	kick    chan struct{}  // run a sweep now
 
 	mu       sync.Mutex
 	closed   bool
 	torrents map[bttracker.InfoHash]*torrent
 	nclients int
+	done     *completions // "completed" events, per torrent and leaf
 }
 
 // torrent is the bridge's state for one infohash.
@@ -51,17 +55,21 @@ type torrent struct {
 	op sync.Mutex
 
 	// Guarded by Bridge.mu.
-	clients    map[bttracker.PeerID]*client
-	downloaded int  // "completed" events seen
-	announced  bool // the overlay's last accepted word: we hold it
-	users      int  // goroutines holding this pointer; 0 allows removal
+	clients   map[bttracker.PeerID]*client
+	announced bool // the overlay's last accepted word: we hold it
+	users     int  // goroutines holding this pointer; 0 allows removal
+	// For operators (Torrents): when a client last announced, and the
+	// swarm over every leaf as that announce saw it.
+	lastAnnounce                time.Time
+	swarmSeeders, swarmLeechers int
 }
 
 // client is one BitTorrent client registered with this leaf.
 type client struct {
-	addr    netip.AddrPort
-	seeder  bool
-	expires time.Time
+	addr      netip.AddrPort
+	seeder    bool
+	completed bool // its "completed" event was counted
+	expires   time.Time
 }
 
 // New returns a Bridge on agent. It serves the bt-peers protocol on the
@@ -79,9 +87,12 @@ func New(agent *leaf.Agent, cfg Config) (*Bridge, error) {
 	b := &Bridge{
 		agent:    agent,
 		host:     agent.Host(),
+		self:     agent.Host().ID(),
 		cfg:      cfg,
 		inbound:  make(chan struct{}, cfg.MaxInboundQueries),
+		kick:     make(chan struct{}, 1),
 		torrents: make(map[bttracker.InfoHash]*torrent),
+		done:     newCompletions(agent.Host().ID(), cfg.MaxClients),
 	}
 	b.fe, err = bttracker.New(b, cfg.Frontend)
 	if err != nil {
@@ -172,7 +183,13 @@ func (b *Bridge) Close() error {
 	if len(cids) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.OverlayTimeout)
+	if b.agent.Primary() == "" && !b.agent.Local() {
+		// No supernode to tell: the records age out; do not hold up the
+		// shutdown waiting for one.
+		b.cfg.Logger.Info("btbridge: no supernode attached; torrents left to expire", "torrents", len(cids))
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.CloseTimeout)
 	defer cancel()
 	if _, err := b.agent.Withdraw(ctx, cids); err != nil {
 		// The agent dropped them from its set anyway; the records age out.
@@ -274,6 +291,7 @@ func (b *Bridge) run() {
 		case <-b.ctx.Done():
 			return
 		case <-tick.C:
+		case <-b.kick:
 		}
 	}
 }
@@ -284,9 +302,11 @@ func (b *Bridge) sweep() {
 	now := b.cfg.Now()
 	var todo []*torrent
 	b.mu.Lock()
+	acl := b.fe.AccessList()
 	for _, t := range b.torrents {
+		allowed := acl.Allowed(t.ih)
 		for id, c := range t.clients {
-			if !now.Before(c.expires) {
+			if !allowed || !now.Before(c.expires) {
 				delete(t.clients, id)
 				b.nclients--
 			}
@@ -359,9 +379,12 @@ func (b *Bridge) Announce(ctx context.Context, req bttracker.AnnounceRequest) (b
 		t.clients[req.PeerID] = c
 		b.nclients++
 	}
-	c.addr, c.seeder, c.expires = self, req.Seeder(), b.cfg.Now().Add(b.cfg.PeerTimeout)
-	if req.Event == bttracker.EventCompleted {
-		t.downloaded++
+	now := b.cfg.Now()
+	c.addr, c.seeder, c.expires = self, req.Seeder(), now.Add(b.cfg.PeerTimeout)
+	t.lastAnnounce = now
+	if req.Event == bttracker.EventCompleted && !c.completed {
+		c.completed = true
+		b.done.addOwn(req.InfoHash, now)
 	}
 	b.mu.Unlock()
 	defer b.release(t)
@@ -379,6 +402,9 @@ func (b *Bridge) Announce(ctx context.Context, req bttracker.AnnounceRequest) (b
 
 	s := sw[0]
 	resp.Complete, resp.Incomplete = s.seeders, s.leechers
+	b.mu.Lock()
+	t.swarmSeeders, t.swarmLeechers = s.seeders, s.leechers
+	b.mu.Unlock()
 	resp.Peers = pickPeers(s.peers, req.NumWant, req.Seeder(), req.PeerID, self)
 	if err != nil {
 		if len(resp.Peers) == 0 {

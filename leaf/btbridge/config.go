@@ -30,10 +30,10 @@ type Config struct {
 	// Interval/2 (at least 1 s).
 	MinInterval time.Duration
 	// PeerTimeout: a client that has not re-announced for this long is
-	// dropped (and the torrent withdrawn from the overlay when it was the
-	// leaf's last client). Default 1.5·Interval + 1 min, so one lost
-	// announce is forgiven, as trackers do (30 min interval, 45 min
-	// timeout).
+	// no longer handed out, and is dropped (the torrent withdrawn from the
+	// overlay when it was the leaf's last client). Default 1.5·Interval,
+	// as trackers do (30 min interval, 45 min timeout): a client that
+	// vanished without "stopped" is gone within one and a half intervals.
 	PeerTimeout time.Duration
 	// SweepInterval: how often expired clients are dropped and failed
 	// overlay announces/withdrawals retried. Default PeerTimeout/8, at most
@@ -58,6 +58,9 @@ type Config struct {
 	// OverlayTimeout bounds one overlay announce or withdrawal made in the
 	// background (retries, expiry, Close). Default 10 s.
 	OverlayTimeout time.Duration
+	// CloseTimeout bounds the withdrawal of every torrent at Close, so a
+	// leaf whose supernodes are gone still stops at once. Default 1 s.
+	CloseTimeout time.Duration
 
 	// MaxClients bounds the BitTorrent clients registered at once, all
 	// torrents together; an announce over it is refused with "tracker
@@ -84,6 +87,10 @@ type Config struct {
 	// Its Interval, MinInterval and (when nil) Logger are set from this
 	// Config.
 	Frontend bttracker.Config
+	// OnLookup, if set, is called after each overlay lookup the bridge
+	// makes (for a status page or metrics); it must not block.
+	OnLookup func(LookupInfo)
+
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock used for client expiry. Default time.Now.
@@ -101,7 +108,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MinInterval = min(max(c.Interval/2, time.Second), c.Interval)
 	}
 	if c.PeerTimeout == 0 {
-		c.PeerTimeout = c.Interval + c.Interval/2 + time.Minute
+		c.PeerTimeout = c.Interval + c.Interval/2
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = min(max(c.PeerTimeout/8, 100*time.Millisecond), 30*time.Second)
@@ -120,6 +127,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.OverlayTimeout == 0 {
 		c.OverlayTimeout = 10 * time.Second
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = time.Second
 	}
 	if c.MaxClients == 0 {
 		c.MaxClients = 10000
@@ -155,8 +165,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, bad("SweepInterval", "must be > 0")
 	case c.MaxHolders < 0:
 		return c, bad("MaxHolders", "must be ≥ 0")
-	case c.QueryTimeout <= 0 || c.ServeTimeout <= 0 || c.OverlayTimeout <= 0:
-		return c, bad("QueryTimeout/ServeTimeout/OverlayTimeout", "must be > 0")
+	case c.QueryTimeout <= 0 || c.ServeTimeout <= 0 || c.OverlayTimeout <= 0 || c.CloseTimeout <= 0:
+		return c, bad("QueryTimeout/ServeTimeout/OverlayTimeout/CloseTimeout", "must be > 0")
 	case c.MaxParallelQueries < 1 || c.MaxInboundQueries < 1:
 		return c, bad("MaxParallelQueries/MaxInboundQueries", "must be ≥ 1")
 	case c.MaxClients < 1:

@@ -23,7 +23,7 @@ func testBridge(t testing.TB) (*Bridge, bttracker.InfoHash, bttracker.InfoHash) 
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	cfg.Now = func() time.Time { return now }
-	b := &Bridge{cfg: cfg, torrents: map[bttracker.InfoHash]*torrent{}}
+	b := &Bridge{cfg: cfg, torrents: map[bttracker.InfoHash]*torrent{}, self: "self-leaf", done: newCompletions("self-leaf", 100)}
 	big, small := bttracker.InfoHash{1}, bttracker.InfoHash{2}
 	tb, ts := b.newTorrent(big), b.newTorrent(small)
 	for i := range 300 {
@@ -35,7 +35,9 @@ func testBridge(t testing.TB) (*Bridge, bttracker.InfoHash, bttracker.InfoHash) 
 	}
 	ts.clients[bttracker.PeerID{9}] = &client{addr: netip.MustParseAddrPort("127.0.0.1:6881"), expires: now.Add(time.Minute)}
 	ts.clients[bttracker.PeerID{8}] = &client{addr: netip.MustParseAddrPort("[2001:db8::1]:6882"), expires: now.Add(-time.Second)}
-	ts.downloaded = 3
+	for range 3 {
+		b.done.addOwn(small, now)
+	}
 	b.torrents[big], b.torrents[small] = tb, ts
 	return b, big, small
 }
@@ -43,7 +45,7 @@ func testBridge(t testing.TB) (*Bridge, bttracker.InfoHash, bttracker.InfoHash) 
 func TestServeRequest(t *testing.T) {
 	b, big, small := testBridge(t)
 	lim := protocol.DefaultLimits
-	resp := b.serveRequest(&pb.BTPeersRequest{InfoHashes: [][]byte{small[:], big[:], make([]byte, 20)}, Limit: 200, Seeder: true})
+	resp := b.serveRequest(&pb.BTPeersRequest{InfoHashes: [][]byte{small[:], big[:], make([]byte, 20)}, Limit: 200, Seeder: true}, "")
 	if err := lim.ValidateBTPeersResponse(resp); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestServeRequest(t *testing.T) {
 			t.Fatal("a seeder asked and got seeders while leechers were left")
 		}
 	}
-	resp = b.serveRequest(&pb.BTPeersRequest{InfoHashes: [][]byte{big[:]}, Limit: 0})
+	resp = b.serveRequest(&pb.BTPeersRequest{InfoHashes: [][]byte{big[:]}, Limit: 0}, "")
 	if len(resp.Swarms) != 1 || len(resp.Swarms[0].Peers) != 0 || resp.Swarms[0].Seeders != 100 {
 		t.Fatalf("counts-only request: %v", resp)
 	}
@@ -127,7 +129,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Interval != 15*time.Minute || c.MinInterval != 450*time.Second || c.PeerTimeout != 23*time.Minute+30*time.Second {
+	if c.Interval != 15*time.Minute || c.MinInterval != 450*time.Second || c.PeerTimeout != 22*time.Minute+30*time.Second {
 		t.Fatalf("defaults: interval %s min %s timeout %s", c.Interval, c.MinInterval, c.PeerTimeout)
 	}
 	if c, _ := (Config{RecordTTL: 24 * time.Hour}).withDefaults(); c.Interval != 30*time.Minute {
@@ -169,7 +171,7 @@ func FuzzBTPeersRequest(f *testing.F) {
 	lim := protocol.DefaultLimits
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := lim.DecodeBTPeersRequest(data)
-		resp := b.serveFrame(data)
+		resp := b.serveFrame(data, "")
 		if err != nil {
 			if resp.Error == "" || len(resp.Swarms) != 0 {
 				t.Fatalf("refused request %q answered without error: %v", data, resp)
@@ -193,7 +195,7 @@ func FuzzBTPeersRequest(f *testing.F) {
 // every accepted peer converts to a usable address.
 func FuzzBTPeersResponse(f *testing.F) {
 	b, big, _ := testBridge(f)
-	good, _ := proto.Marshal(b.serveRequest(&pb.BTPeersRequest{InfoHashes: [][]byte{big[:]}, Limit: 5}))
+	good, _ := proto.Marshal(b.serveRequest(&pb.BTPeersRequest{InfoHashes: [][]byte{big[:]}, Limit: 5}, ""))
 	f.Add(good)
 	bad, _ := proto.Marshal(&pb.BTPeersResponse{Swarms: []*pb.BTSwarm{{InfoHash: big[:], Peers: []*pb.BTPeer{{Ip: []byte{1, 2, 3}, Port: 70000}}}}})
 	f.Add(bad)

@@ -61,7 +61,6 @@ func (b *Bridge) collect(ctx context.Context, hs []bttracker.InfoHash, limit int
 		if t == nil {
 			continue
 		}
-		out[i].downloaded += t.downloaded
 		for id, c := range t.clients {
 			if !now.Before(c.expires) {
 				continue
@@ -90,9 +89,13 @@ func (b *Bridge) collect(ctx context.Context, hs []bttracker.InfoHash, limit int
 		failures int
 		lastErr  error
 	)
-	self := b.host.ID()
+	self := b.self
 	b.parallel(ctx, len(hs), func(ctx context.Context, i int) {
+		start := time.Now()
 		infos, err := b.agent.Lookup(ctx, bttracker.InfoHashToCID(hs[i]), b.cfg.MaxHolders)
+		if b.cfg.OnLookup != nil {
+			b.cfg.OnLookup(LookupInfo{InfoHash: hs[i], Holders: len(infos), Duration: time.Since(start), Err: err})
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -122,9 +125,12 @@ func (b *Bridge) collect(ctx context.Context, hs []bttracker.InfoHash, limit int
 	b.parallel(ctx, len(order), func(ctx context.Context, k int) {
 		h := holders[order[k]]
 		req := &pb.BTPeersRequest{Limit: uint32(limit), Seeder: seeder}
+		b.mu.Lock()
 		for _, i := range h.idx {
 			req.InfoHashes = append(req.InfoHashes, hs[i][:])
+			req.Completed = append(req.Completed, b.done.own(hs[i]))
 		}
+		b.mu.Unlock()
 		resp, via, qerr := b.query(ctx, h.info, req)
 		if qerr != nil {
 			b.cfg.Logger.Debug("btbridge: bt-peers query failed", "peer", h.info.ID, "err", qerr)
@@ -142,7 +148,7 @@ func (b *Bridge) collect(ctx context.Context, hs []bttracker.InfoHash, limit int
 			dst := &out[h.idx[i]]
 			dst.seeders += int(s.Seeders)
 			dst.leechers += int(s.Leechers)
-			dst.downloaded += int(s.Downloaded)
+			b.mergeCompletions(ih, h.info.ID, s)
 			for j, p := range s.Peers {
 				if j >= limit {
 					break
@@ -151,7 +157,30 @@ func (b *Bridge) collect(ctx context.Context, hs []bttracker.InfoHash, limit int
 			}
 		}
 	})
+	b.mu.Lock()
+	for i, ih := range hs {
+		out[i].downloaded = b.done.total(ih)
+	}
+	b.mu.Unlock()
 	return out, err
+}
+
+// mergeCompletions takes the per-leaf completion counts of a swarm that
+// leaf from answered with. An answer without them (an older leaf) counts
+// its total as from's own.
+func (b *Bridge) mergeCompletions(ih bttracker.InfoHash, from peer.ID, s *pb.BTSwarm) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.cfg.Now()
+	if len(s.Completions) == 0 {
+		b.done.merge(ih, from, s.Downloaded, now)
+		return
+	}
+	for _, e := range s.Completions {
+		if id, err := peer.IDFromBytes(e.Leaf); err == nil {
+			b.done.merge(ih, id, e.Count, now)
+		}
+	}
 }
 
 // peerFromPB converts a validated peer. A loopback or unspecified address
@@ -297,7 +326,7 @@ func (b *Bridge) handleStream(s network.Stream) {
 			s.Reset()
 			return
 		}
-		resp := b.serveFrame(frame)
+		resp := b.serveFrame(frame, s.Conn().RemotePeer())
 		if err := protocol.WriteMsg(s, resp); err != nil {
 			s.Reset()
 			return
@@ -306,33 +335,43 @@ func (b *Bridge) handleStream(s network.Stream) {
 	s.Close()
 }
 
-// serveFrame answers one encoded request.
-func (b *Bridge) serveFrame(frame []byte) *pb.BTPeersResponse {
+// serveFrame answers one encoded request from leaf from.
+func (b *Bridge) serveFrame(frame []byte, from peer.ID) *pb.BTPeersResponse {
 	req, err := b.cfg.Limits.DecodeBTPeersRequest(frame)
 	if err != nil {
 		return &pb.BTPeersResponse{Error: b.cfg.Limits.Truncate(err.Error())}
 	}
-	return b.serveRequest(req)
+	return b.serveRequest(req, from)
 }
 
 // serveRequest answers a validated request from local state: a swarm for
 // each requested infohash this leaf has live clients for, with counts of
 // all of them and a random sample of at most req.Limit (leechers first for
 // a seeder), at most MaxBTPeers peers in all.
-func (b *Bridge) serveRequest(req *pb.BTPeersRequest) *pb.BTPeersResponse {
+func (b *Bridge) serveRequest(req *pb.BTPeersRequest, from peer.ID) *pb.BTPeersResponse {
 	resp := &pb.BTPeersResponse{}
-	budget := protocol.MaxBTPeers
+	budget, entries := protocol.MaxBTPeers, protocol.MaxBTCompletionEntries
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.cfg.Now()
-	for _, raw := range req.InfoHashes {
+	for i, raw := range req.InfoHashes {
 		var ih bttracker.InfoHash
 		copy(ih[:], raw)
+		if i < len(req.Completed) {
+			b.done.merge(ih, from, req.Completed[i], now)
+		}
+		downloaded := b.done.total(ih)
 		t := b.torrents[ih]
-		if t == nil {
+		if t == nil && downloaded == 0 {
 			continue
 		}
-		sw := &pb.BTSwarm{InfoHash: raw, Downloaded: uint32(min(t.downloaded, 1<<31))}
+		sw := &pb.BTSwarm{InfoHash: raw, Downloaded: uint32(min(downloaded, 1<<31))}
+		sw.Completions = b.done.entries(ih, min(entries, protocol.MaxBTCompletionLeaves))
+		entries -= len(sw.Completions)
+		if t == nil {
+			resp.Swarms = append(resp.Swarms, sw)
+			continue
+		}
 		live := make([]*pb.BTPeer, 0, len(t.clients))
 		for id, c := range t.clients {
 			if !now.Before(c.expires) {
@@ -346,7 +385,7 @@ func (b *Bridge) serveRequest(req *pb.BTPeersRequest) *pb.BTPeersResponse {
 			live = append(live, &pb.BTPeer{Ip: b.reportIP(c.addr.Addr()).AsSlice(), Port: uint32(c.addr.Port()),
 				Seeder: c.seeder, PeerId: slices.Clone(id[:])})
 		}
-		if len(live) == 0 && t.downloaded == 0 {
+		if len(live) == 0 && downloaded == 0 {
 			continue
 		}
 		rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
