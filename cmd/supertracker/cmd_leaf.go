@@ -109,7 +109,7 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 		log.Warn("not attached yet; still trying", "err", err)
 	}
 	cancel()
-	stopBT, err := startBTBridge(o.bt, agent, log)
+	stopBT, err := startBTBridge(o.bt, agent, view, log)
 	if err != nil {
 		return err
 	}

@@ -216,7 +216,7 @@ func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
 		closeRunner()
 		return err
 	}
-	stopBT, err := startBTBridge(o.bt, r.Agent(), log)
+	stopBT, err := startBTBridge(o.bt, r.Agent(), view, log)
 	if err != nil {
 		stop()
 		closeRunner()

@@ -48,6 +48,8 @@ type opsView struct {
 	stopping  atomic.Bool // shutting down: /healthz answers 503
 	recent    *lookupRing
 	metrics   *apiMetrics
+	bt        *btMetrics
+	bridge    atomic.Pointer[bridgeView] // the BitTorrent bridge, once started
 	registry  *prometheus.Registry
 }
 
@@ -61,6 +63,7 @@ func newOpsView(b httpapi.Backend, sn func() *supernode.Node, agent func() *leaf
 	v := &opsView{backend: b, supernode: sn, agent: agent, started: time.Now(), recent: newLookupRing(recentLookups)}
 	v.registry = prometheus.NewRegistry()
 	v.metrics = newAPIMetrics(v.registry)
+	v.bt = newBTMetrics(v.registry)
 	v.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -187,7 +190,7 @@ func (b *instrumented) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer
 	if err == nil {
 		m.lookupHolders.Observe(float64(len(holders)))
 	}
-	rec := lookupRecord{At: start, CID: c.String(), Holders: len(holders), Latency: d, Outcome: outcome}
+	rec := lookupRecord{At: start, CID: c.String(), InfoHash: infoHashOf(c), Source: "API", Holders: len(holders), Latency: d, Outcome: outcome}
 	if err != nil {
 		rec.Error = err.Error()
 	}
@@ -218,12 +221,14 @@ const recentLookups = 20
 
 // lookupRecord is one lookup served through the API.
 type lookupRecord struct {
-	At      time.Time
-	CID     string
-	Holders int
-	Latency time.Duration
-	Outcome string
-	Error   string
+	At       time.Time
+	Source   string // "API" (local API, delegated routing included) or "BitTorrent" (the bridge)
+	CID      string
+	InfoHash string // the torrent's infohash when CID names one (codec torrent-info)
+	Holders  int
+	Latency  time.Duration
+	Outcome  string
+	Error    string
 }
 
 // lookupRing keeps the last n lookups.
@@ -329,6 +334,9 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- u.value
 		ch <- u.threshold
 	}
+	ch <- descBTTorrents
+	ch <- descBTClients
+	ch <- descBTList
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -348,6 +356,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		return 0
 	}
 	gauge(descUptime, time.Since(v.started).Seconds())
+	v.collectBT(ch)
 	up, _, _ := v.health(ctx)
 	gauge(descUp, b2f(up))
 	st, err := v.backend.Status(ctx)

@@ -86,6 +86,8 @@ type statusPageData struct {
 	Pending   string
 	LastDecis string
 
+	Tracker *pageTracker
+
 	Lookups []lookupRecord
 	Traffic []pageTraffic
 }
@@ -107,7 +109,8 @@ func (v *opsView) statusPage(ctx context.Context) *statusPageData {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	now := time.Now()
-	d := &statusPageData{Now: now, Uptime: now.Sub(v.started).Round(time.Second).String(), Lookups: v.recent.list()}
+	d := &statusPageData{Now: now, Uptime: now.Sub(v.started).Round(time.Second).String(), Lookups: v.recent.list(),
+		Tracker: v.trackerSection(now)}
 	d.Healthy, _, d.HealthReason = v.health(ctx)
 	st, err := v.backend.Status(ctx)
 	if err != nil {

@@ -153,7 +153,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		{"a criterion row against its threshold", `uptime_current \S+ [≥<] 10s (ok|no)`},
 		{"the reachability criterion", `reachable \S+ = yes (ok|no|unknown)`},
 		{"the election summary", `Role supernode for .*eligible: (yes|no) · score \d\.\d\d`},
-		{"the recent lookup", `\d\d:\d\d:\d\d ` + regexp.QuoteMeta(obj) + ` 1 [\d.]+ ms ok`},
+		{"the recent lookup", `\d\d:\d\d:\d\d API ` + regexp.QuoteMeta(obj) + ` 1 [\d.]+ ms ok`},
 		{"the records held", `records held 1\b`},
 	}
 	for _, c := range checks {
