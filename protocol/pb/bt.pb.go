@@ -12,7 +12,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: bt.proto
+// source: pb/bt.proto
 
 package pb
 
@@ -54,7 +54,7 @@ type BTPeersRequest struct {
 
 func (x *BTPeersRequest) Reset() {
 	*x = BTPeersRequest{}
-	mi := &file_bt_proto_msgTypes[0]
+	mi := &file_pb_bt_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -66,7 +66,7 @@ func (x *BTPeersRequest) String() string {
 func (*BTPeersRequest) ProtoMessage() {}
 
 func (x *BTPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bt_proto_msgTypes[0]
+	mi := &file_pb_bt_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -79,7 +79,7 @@ func (x *BTPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTPeersRequest.ProtoReflect.Descriptor instead.
 func (*BTPeersRequest) Descriptor() ([]byte, []int) {
-	return file_bt_proto_rawDescGZIP(), []int{0}
+	return file_pb_bt_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *BTPeersRequest) GetInfoHashes() [][]byte {
@@ -123,7 +123,7 @@ type BTPeer struct {
 
 func (x *BTPeer) Reset() {
 	*x = BTPeer{}
-	mi := &file_bt_proto_msgTypes[1]
+	mi := &file_pb_bt_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -135,7 +135,7 @@ func (x *BTPeer) String() string {
 func (*BTPeer) ProtoMessage() {}
 
 func (x *BTPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_bt_proto_msgTypes[1]
+	mi := &file_pb_bt_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -148,7 +148,7 @@ func (x *BTPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTPeer.ProtoReflect.Descriptor instead.
 func (*BTPeer) Descriptor() ([]byte, []int) {
-	return file_bt_proto_rawDescGZIP(), []int{1}
+	return file_pb_bt_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *BTPeer) GetIp() []byte {
@@ -199,7 +199,7 @@ type BTSwarm struct {
 
 func (x *BTSwarm) Reset() {
 	*x = BTSwarm{}
-	mi := &file_bt_proto_msgTypes[2]
+	mi := &file_pb_bt_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -211,7 +211,7 @@ func (x *BTSwarm) String() string {
 func (*BTSwarm) ProtoMessage() {}
 
 func (x *BTSwarm) ProtoReflect() protoreflect.Message {
-	mi := &file_bt_proto_msgTypes[2]
+	mi := &file_pb_bt_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -224,7 +224,7 @@ func (x *BTSwarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTSwarm.ProtoReflect.Descriptor instead.
 func (*BTSwarm) Descriptor() ([]byte, []int) {
-	return file_bt_proto_rawDescGZIP(), []int{2}
+	return file_pb_bt_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BTSwarm) GetInfoHash() []byte {
@@ -280,7 +280,7 @@ type BTLeafCompletions struct {
 
 func (x *BTLeafCompletions) Reset() {
 	*x = BTLeafCompletions{}
-	mi := &file_bt_proto_msgTypes[3]
+	mi := &file_pb_bt_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +292,7 @@ func (x *BTLeafCompletions) String() string {
 func (*BTLeafCompletions) ProtoMessage() {}
 
 func (x *BTLeafCompletions) ProtoReflect() protoreflect.Message {
-	mi := &file_bt_proto_msgTypes[3]
+	mi := &file_pb_bt_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +305,7 @@ func (x *BTLeafCompletions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTLeafCompletions.ProtoReflect.Descriptor instead.
 func (*BTLeafCompletions) Descriptor() ([]byte, []int) {
-	return file_bt_proto_rawDescGZIP(), []int{3}
+	return file_pb_bt_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BTLeafCompletions) GetLeaf() []byte {
@@ -337,7 +337,7 @@ type BTPeersResponse struct {
 
 func (x *BTPeersResponse) Reset() {
 	*x = BTPeersResponse{}
-	mi := &file_bt_proto_msgTypes[4]
+	mi := &file_pb_bt_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +349,7 @@ func (x *BTPeersResponse) String() string {
 func (*BTPeersResponse) ProtoMessage() {}
 
 func (x *BTPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bt_proto_msgTypes[4]
+	mi := &file_pb_bt_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +362,7 @@ func (x *BTPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BTPeersResponse.ProtoReflect.Descriptor instead.
 func (*BTPeersResponse) Descriptor() ([]byte, []int) {
-	return file_bt_proto_rawDescGZIP(), []int{4}
+	return file_pb_bt_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BTPeersResponse) GetError() string {
@@ -379,11 +379,11 @@ func (x *BTPeersResponse) GetSwarms() []*BTSwarm {
 	return nil
 }
 
-var File_bt_proto protoreflect.FileDescriptor
+var File_pb_bt_proto protoreflect.FileDescriptor
 
-const file_bt_proto_rawDesc = "" +
+const file_pb_bt_proto_rawDesc = "" +
 	"\n" +
-	"\bbt.proto\x12\x12supertracker.bt.v1\"}\n" +
+	"\vpb/bt.proto\x12\x12supertracker.bt.v1\"}\n" +
 	"\x0eBTPeersRequest\x12\x1f\n" +
 	"\vinfo_hashes\x18\x01 \x03(\fR\n" +
 	"infoHashes\x12\x14\n" +
@@ -412,26 +412,26 @@ const file_bt_proto_rawDesc = "" +
 	"\x06swarms\x18\x02 \x03(\v2\x1b.supertracker.bt.v1.BTSwarmR\x06swarmsB2Z0github.com/supertracker/supertracker/protocol/pbb\x06proto3"
 
 var (
-	file_bt_proto_rawDescOnce sync.Once
-	file_bt_proto_rawDescData []byte
+	file_pb_bt_proto_rawDescOnce sync.Once
+	file_pb_bt_proto_rawDescData []byte
 )
 
-func file_bt_proto_rawDescGZIP() []byte {
-	file_bt_proto_rawDescOnce.Do(func() {
-		file_bt_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bt_proto_rawDesc), len(file_bt_proto_rawDesc)))
+func file_pb_bt_proto_rawDescGZIP() []byte {
+	file_pb_bt_proto_rawDescOnce.Do(func() {
+		file_pb_bt_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_pb_bt_proto_rawDesc), len(file_pb_bt_proto_rawDesc)))
 	})
-	return file_bt_proto_rawDescData
+	return file_pb_bt_proto_rawDescData
 }
 
-var file_bt_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
-var file_bt_proto_goTypes = []any{
+var file_pb_bt_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_pb_bt_proto_goTypes = []any{
 	(*BTPeersRequest)(nil),    // 0: supertracker.bt.v1.BTPeersRequest
 	(*BTPeer)(nil),            // 1: supertracker.bt.v1.BTPeer
 	(*BTSwarm)(nil),           // 2: supertracker.bt.v1.BTSwarm
 	(*BTLeafCompletions)(nil), // 3: supertracker.bt.v1.BTLeafCompletions
 	(*BTPeersResponse)(nil),   // 4: supertracker.bt.v1.BTPeersResponse
 }
-var file_bt_proto_depIdxs = []int32{
+var file_pb_bt_proto_depIdxs = []int32{
 	1, // 0: supertracker.bt.v1.BTSwarm.peers:type_name -> supertracker.bt.v1.BTPeer
 	3, // 1: supertracker.bt.v1.BTSwarm.completions:type_name -> supertracker.bt.v1.BTLeafCompletions
 	2, // 2: supertracker.bt.v1.BTPeersResponse.swarms:type_name -> supertracker.bt.v1.BTSwarm
@@ -442,26 +442,26 @@ var file_bt_proto_depIdxs = []int32{
 	0, // [0:3] is the sub-list for field type_name
 }
 
-func init() { file_bt_proto_init() }
-func file_bt_proto_init() {
-	if File_bt_proto != nil {
+func init() { file_pb_bt_proto_init() }
+func file_pb_bt_proto_init() {
+	if File_pb_bt_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bt_proto_rawDesc), len(file_bt_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pb_bt_proto_rawDesc), len(file_pb_bt_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_bt_proto_goTypes,
-		DependencyIndexes: file_bt_proto_depIdxs,
-		MessageInfos:      file_bt_proto_msgTypes,
+		GoTypes:           file_pb_bt_proto_goTypes,
+		DependencyIndexes: file_pb_bt_proto_depIdxs,
+		MessageInfos:      file_pb_bt_proto_msgTypes,
 	}.Build()
-	File_bt_proto = out.File
-	file_bt_proto_goTypes = nil
-	file_bt_proto_depIdxs = nil
+	File_pb_bt_proto = out.File
+	file_pb_bt_proto_goTypes = nil
+	file_pb_bt_proto_depIdxs = nil
 }
