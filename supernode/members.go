@@ -95,6 +95,7 @@ func (n *Node) client(ctx context.Context, p peer.ID) (*peerClient, error) {
 		if err != nil {
 			if m, ok := n.view.Get(p); ok && m.Verified && !errors.Is(err, context.Canceled) {
 				if n.view.MarkDown(p) {
+					n.dht.RoutingTable().RemovePeer(p)
 					n.cfg.Logger.Info("supernode unreachable; out of placement", "peer", p, "err", err)
 				}
 			}
@@ -200,6 +201,7 @@ func (n *Node) gossipLoop() {
 		}
 		for _, p := range n.view.Expire(now) {
 			n.dropClient(p)
+			n.dht.RoutingTable().RemovePeer(p)
 		}
 		n.gossipOnce()
 		n.connectUnverified(now)
