@@ -39,9 +39,14 @@ type Config struct {
 	// MaxRecordsPerLeaf: most CIDs one leaf may have live on this supernode.
 	MaxRecordsPerLeaf int
 	// RequestsPerSecond and RequestBurst: per-peer token bucket on the leaf
-	// and peer protocols.
+	// protocol (and on the peer protocol before a hello).
 	RequestsPerSecond float64
 	RequestBurst      int
+	// PeerRequestsPerSecond and PeerRequestBurst: per-peer token bucket for
+	// another supernode's requests (stores and fetches on behalf of all its
+	// leaves).
+	PeerRequestsPerSecond float64
+	PeerRequestBurst      int
 	// CIDsPerSecond bounds the CIDs announced through this supernode per
 	// second, per leaf, per network prefix and in total (bursts of one
 	// second's worth); a batch over the budget is refused RATE_LIMITED.
@@ -122,6 +127,8 @@ func DefaultConfig() Config {
 		MaxRecordsPerLeaf:      10000,            // a desktop shares thousands of objects, not millions
 		RequestsPerSecond:      50,               // per peer; a leaf heartbeats every 5 s
 		RequestBurst:           200,
+		PeerRequestsPerSecond:  5000, // a supernode forwards for up to MaxLeaves leaves
+		PeerRequestBurst:       10000,
 		CIDsPerSecond:          CIDRates{PerLeaf: 2000, PerPrefix: 4000, Total: 20000},
 		MaxConcurrentAnnounces: 64,
 		LookupTimeout:          10 * time.Second,
@@ -210,6 +217,8 @@ func (c *Config) Validate() error {
 		return bad("MaxRecordsPerLeaf", "must be ≥ 1")
 	case c.RequestsPerSecond <= 0 || c.RequestBurst < 1:
 		return bad("RequestsPerSecond/RequestBurst", "must be > 0")
+	case c.PeerRequestsPerSecond <= 0 || c.PeerRequestBurst < 1:
+		return bad("PeerRequestsPerSecond/PeerRequestBurst", "must be > 0")
 	case c.CIDsPerSecond.PerLeaf < 0 || c.CIDsPerSecond.PerPrefix < 0 || c.CIDsPerSecond.Total < 0:
 		return bad("CIDsPerSecond", "must be ≥ 0")
 	case c.MaxConcurrentAnnounces < 1:

@@ -53,7 +53,8 @@ type Node struct {
 	memDS      ds.Batching // the in-memory datastore when cfg.Datastore is nil
 	view       *membership.View
 	sess       *sessions
-	lim        *peerLimiter
+	lim        *peerLimiter // leaf protocol, and peer protocol before a hello
+	plim       *peerLimiter // supernodes' requests after a hello
 	cidLim     *cidLimiter
 	announcing *semaphore.Weighted
 	storing    *semaphore.Weighted
@@ -113,6 +114,7 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 		clock:      cfg.Clock,
 		sess:       newSessions(),
 		lim:        newPeerLimiter(cfg.RequestsPerSecond, cfg.RequestBurst),
+		plim:       newPeerLimiter(cfg.PeerRequestsPerSecond, cfg.PeerRequestBurst),
 		cidLim:     newCIDLimiter(cfg.CIDsPerSecond),
 		announcing: semaphore.NewWeighted(int64(cfg.MaxConcurrentAnnounces)),
 		storing:    semaphore.NewWeighted(maxReplicaCalls),
@@ -433,6 +435,7 @@ func (n *Node) gcLoop() {
 			}
 			n.sess.expire(now, n.cfg.SessionTimeout)
 			n.lim.gc(now, time.Minute)
+			n.plim.gc(now, time.Minute)
 			n.cidLim.gc(now, time.Minute)
 		}
 	}

@@ -71,8 +71,12 @@ func (n *Node) handlePeerStream(s network.Stream) {
 		}
 		kind := protocol.PeerRequestKind(req)
 		n.cfg.Meter.In("peer/"+kind, len(frame))
-		if !n.lim.allow(remote, n.clock.Now()) {
-			write(fail(req.Id, refuse(pb.Status_RATE_LIMITED, "more than %.0f requests/s", n.cfg.RequestsPerSecond)))
+		lim, rps := n.lim, n.cfg.RequestsPerSecond
+		if hello {
+			lim, rps = n.plim, n.cfg.PeerRequestsPerSecond
+		}
+		if !lim.allow(remote, n.clock.Now()) {
+			write(fail(req.Id, refuse(pb.Status_RATE_LIMITED, "more than %.0f requests/s", rps)))
 			continue
 		}
 		if h := req.GetHello(); h != nil {
