@@ -42,7 +42,7 @@ type session struct {
 
 	ctrl, data *streamPool
 	nextID     atomic.Uint64
-	busy       *atomic.Int64 // the agent's count of exchanges in flight
+	busy       *atomic.Int64   // the agent's count of exchanges in flight
 	ctx        context.Context // ends when the session is closed
 	cancel     context.CancelFunc
 	kick       chan struct{} // ask the heartbeat loop to beat now
