@@ -171,8 +171,11 @@ func exchange[T any](a *Agent, ctx context.Context, kind string, hedge bool, try
 				launch()
 				continue
 			}
-			// Not silent yet: have a heartbeat tell, and look again.
-			newest.probe()
+			// Not silent yet. Unless it answered anything since this
+			// request was sent, have a heartbeat tell now; look again.
+			if !newest.heardSince(inflight[newest].start) {
+				newest.probe()
+			}
 			arm(max(newest.silenceBound(), newest.heartbeatInterval()/4))
 		case <-ctx.Done():
 			return zero, ctx.Err()

@@ -233,6 +233,13 @@ func (s *session) heard(kind string, d time.Duration) {
 	s.window(kind).add(d)
 }
 
+// heardSince reports whether the supernode answered anything after t.
+func (s *session) heardSince(t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastHeard.After(t)
+}
+
 // abandoned records a request of kind cancelled after d because another
 // supernode answered first: its answer would have taken at least d.
 func (s *session) abandoned(kind string, d time.Duration) {
