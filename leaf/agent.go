@@ -61,6 +61,7 @@ type Agent struct {
 	rounds      uint64                 // attach rounds finished without a primary
 	urgent      bool                   // a caller waits for a primary: retry known supernodes now
 	lastUrgent  time.Time
+	lastNoSNLog time.Time // last warning that no supernode is attached (once a minute)
 	objects     map[cid.Cid]struct{}
 	ttl         time.Duration
 	lastRefresh time.Time
@@ -275,12 +276,22 @@ func (a *Agent) maintain() {
 	if primary == nil {
 		ok := a.electPrimary()
 		a.mu.Lock()
+		logNow := false
 		if !ok {
 			a.rounds++
+			logNow = a.lastNoSNLog.IsZero() || a.clock.Since(a.lastNoSNLog) >= time.Minute
+			if logNow {
+				a.lastNoSNLog = a.clock.Now()
+			}
+		} else {
+			a.lastNoSNLog = time.Time{}
 		}
 		refreshDue = a.refreshDueLocked()
 		a.changedLocked()
 		a.mu.Unlock()
+		if logNow {
+			a.cfg.Logger.Warn("no supernode attached; retrying", "err", a.noSupernode(nil))
+		}
 		if !ok {
 			return
 		}
