@@ -31,7 +31,7 @@ supernodes and exits 0.`, stderr)
 		sns:      fs.String("supernode", "", "supernodes to attach to: multiaddrs ending in /p2p/PEERID, comma-separated (required)"),
 		api:      fs.String("api", "127.0.0.1:5001", "serve the local HTTP API, status page, /metrics and /healthz on HOST:PORT"),
 		backups:  fs.Int("backups", def.Backups, "m: backup supernodes attached besides the primary"),
-		hb:       fs.Duration("heartbeat", def.HeartbeatInterval, "heartbeat interval to attached supernodes"),
+		hb:       fs.Duration("heartbeat", def.HeartbeatInterval, "heartbeat interval to a supernode that asks for none (supernodes ask for theirs on attach)"),
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn, error"),
 	}
 	o.bt = addBTFlags(fs)
@@ -77,11 +77,16 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(*o.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	key, err := identity.Load(*o.data)
 	if err != nil {
 		return err
 	}
-	h, bw, err := newHost(key, addrs)
+	h, bw, err := newLeafHost(key, addrs)
 	if err != nil {
 		return err
 	}
