@@ -43,7 +43,7 @@ type fakeSN struct {
 	passes   int           // held requests to let through (releaseOne)
 	got      map[string]int
 	answered map[string]int
-	holdsAll bool            // answer every lookup with itself as a holder
+	holdsAll bool // answer every lookup with itself as a holder
 	batches  []*protocol.Batch
 	others   []peer.AddrInfo // listed in SupernodesResponse
 	seqs     []uint64        // sequence numbers of announcements received
