@@ -137,7 +137,10 @@ func (s *session) exchange(ctx context.Context, pool *streamPool, ps *pooledStre
 		}
 	}
 	st := ps.s
-	stopOnDone := context.AfterFunc(rctx, func() { _ = st.Reset() })
+	stopOnDone := context.AfterFunc(rctx, func() {
+		ps.broken.Store(true) // even if the answer made it: the stream is gone
+		_ = st.Reset()
+	})
 	defer stopOnDone()
 
 	kind := protocol.RequestKind(req)

@@ -3,6 +3,7 @@ package leaf
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/filecoin-project/go-clock"
@@ -14,9 +15,10 @@ import (
 // pooledStream is one request/response stream to a supernode; s is nil
 // until the first request opens it.
 type pooledStream struct {
-	s    network.Stream
-	r    *protocol.MsgReader
-	idle time.Time // when it was last released
+	s      network.Stream
+	r      *protocol.MsgReader
+	idle   time.Time   // when it was last released
+	broken atomic.Bool // reset under a request that completed anyway
 }
 
 // streamPool hands out at most max streams to one supernode at a time:
@@ -103,8 +105,13 @@ func (p *streamPool) flushIdle() {
 	p.signal()
 }
 
-// release returns a stream that is ready for the next request.
+// release returns a stream that is ready for the next request (or
+// discards it if it was reset meanwhile).
 func (p *streamPool) release(ps *pooledStream) {
+	if ps.broken.Load() {
+		p.discard(ps)
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.busy, ps)
