@@ -142,9 +142,14 @@ func start(t *testing.T, n int) *overlay {
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
-	// Every node announces its object once attached.
+	// Every node announces its object once attached (an announce with no
+	// supernode attached fails fast; nodes refused for capacity attach when
+	// new supernodes get elected).
 	for _, nd := range o.all() {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		if err := nd.r.Agent().WaitAttached(ctx); err != nil {
+			t.Fatalf("attach: %v", err)
+		}
 		if _, err := nd.r.Agent().Announce(ctx, []cid.Cid{nd.object}); err != nil {
 			t.Fatalf("announce: %v", err)
 		}
