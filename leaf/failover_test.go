@@ -225,7 +225,6 @@ func TestAnnounceWithoutSupernodeFailsFast(t *testing.T) {
 func checkFailsFast(t *testing.T, w *world, a *Agent, tried []peer.AddrInfo) {
 	t.Helper()
 	c := testCID(t, "orphan")
-	start := w.clk.Now()
 	ch := goAsync(func() error { _, err := a.Announce(t.Context(), []cid.Cid{c}); return err })
 	var err error
 	took := w.advanceUntil("the announce to fail", 2*a.cfg.AttachWait, 50*time.Millisecond, func() bool {
@@ -252,5 +251,4 @@ func checkFailsFast(t *testing.T, w *world, a *Agent, tried []peer.AddrInfo) {
 		t.Fatalf("announced set %v, want the CID kept for when a supernode attaches", objs)
 	}
 	t.Logf("failed after %s (simulated): %v", took.Round(time.Millisecond), err)
-	_ = start
 }
