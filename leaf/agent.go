@@ -66,6 +66,7 @@ type Agent struct {
 	ttl         time.Duration
 	lastRefresh time.Time
 	refreshNow  bool
+	retryAt     time.Time // after a failed announce or refresh, retry from then
 	lastDiscov  time.Time
 	lastSeq     uint64
 	failovers   int
@@ -259,8 +260,27 @@ func (a *Agent) refreshDueLocked() bool {
 		a.refreshNow, a.lastRefresh = false, a.clock.Now()
 		return false
 	}
-	return a.refreshNow || a.clock.Since(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
+	now := a.clock.Now()
+	if now.Before(a.retryAt) {
+		return false
+	}
+	return a.refreshNow || now.Sub(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
 }
+
+// announceFailed schedules the whole announced set for a refresh a few
+// heartbeat intervals from now: an announce or refresh that failed (no
+// supernode attached, or the overlay failed) reaches the overlay soon after
+// it recovers, not a third of a TTL later.
+func (a *Agent) announceFailed() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refreshNow = true
+	a.retryAt = a.clock.Now().Add(retryRefreshAfter * a.cfg.HeartbeatInterval)
+}
+
+// retryRefreshAfter: heartbeat intervals between a failed announce and the
+// refresh that retries it.
+const retryRefreshAfter = 5
 
 func (a *Agent) maintain() {
 	a.mu.Lock()
@@ -324,10 +344,13 @@ func (a *Agent) refreshAll(why string) {
 	defer cancel()
 	if _, err := a.sendEnvelopes(ctx, batches); err != nil {
 		a.cfg.Logger.Warn("re-announce failed", "why", why, "err", err)
+		if a.ctx.Err() == nil {
+			a.announceFailed()
+		}
 		return
 	}
 	a.mu.Lock()
-	a.lastRefresh = a.clock.Now()
+	a.lastRefresh, a.retryAt = a.clock.Now(), time.Time{}
 	a.mu.Unlock()
 	a.cfg.Logger.Debug("re-announced", "why", why, "objects", n)
 }

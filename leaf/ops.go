@@ -2,6 +2,7 @@ package leaf
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -26,13 +27,18 @@ type AnnounceResult struct {
 // dir) and announces them through the primary; it returns once the overlay
 // accepted them. The agent refreshes them until Withdraw. With no supernode
 // attached it fails within AttachWait with a NoSupernodeError; the CIDs
-// stay in the announced set and are announced once a primary is attached.
+// stay in the announced set, and a refresh announces them a few heartbeat
+// intervals later (as soon as a primary is attached).
 func (a *Agent) Announce(ctx context.Context, cids []cid.Cid) (AnnounceResult, error) {
 	envs, err := a.change(cids, false)
 	if err != nil {
 		return AnnounceResult{}, err
 	}
-	return a.sendEnvelopes(ctx, envs)
+	res, err := a.sendEnvelopes(ctx, envs)
+	if err != nil && (faultOf(err) != faultOurs || errors.Is(err, ErrNoSupernode)) {
+		a.announceFailed() // the CIDs are in the set: a refresh retries them
+	}
+	return res, err
 }
 
 // Withdraw removes cids from the announced set and tells the overlay. The
