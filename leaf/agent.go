@@ -3,65 +3,76 @@ package leaf
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/filecoin-project/go-clock"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	libp2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
-	"github.com/multiformats/go-multistream"
 
 	"github.com/supertracker/supertracker/protocol"
-	"github.com/supertracker/supertracker/protocol/pb"
 )
 
 // Sentinel errors.
 var (
 	// ErrClosed: the agent was closed.
 	ErrClosed = errors.New("leaf: closed")
-	// ErrNoSupernode: no supernode could be attached before the deadline.
+	// ErrNoSupernode: no supernode is attached and none could be (see
+	// NoSupernodeError for the addresses tried).
 	ErrNoSupernode = errors.New("leaf: no supernode attached")
 )
 
 // Agent is a leaf: it attaches to a primary supernode and m backups, keeps
-// its announced objects alive in the overlay, and looks objects up, always
-// through its primary. It runs no DHT.
+// its announced objects alive in the overlay, and looks objects up through
+// the primary, asking a backup too when the primary is slow or silent. It
+// runs no DHT.
 type Agent struct {
-	cfg  Config
-	host host.Host
-	now  func() time.Time
+	cfg   Config
+	host  host.Host
+	clock clock.Clock
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	kick   chan struct{}
 	notif  *network.NotifyBundle
+	// busy counts exchanges and dials in flight (tests wait for it to
+	// settle before they move a mock clock on).
+	busy atomic.Int64
 
-	sendMu sync.Mutex // orders announcements so seq numbers arrive in order
+	// objMu orders changes of the announced set with the signing of their
+	// envelopes, so a later change always carries a higher sequence number.
+	objMu sync.Mutex
 
 	mu          sync.Mutex
-	primary     *snClient
-	backups     []*snClient
-	changed     chan struct{} // closed and replaced whenever primary changes
+	primary     *session
+	backups     []*session
+	pending     map[peer.ID]bool // being measured or attached
+	changed     chan struct{}    // closed and replaced when the primary changes or a round ends
 	known       map[peer.ID]peer.AddrInfo
 	seen        map[peer.ID]peer.AddrInfo // other peers met (lookup holders): fallback candidates
 	failedUntil map[peer.ID]time.Time
+	tries       map[peer.ID]tryOutcome // why each supernode is not attached
+	rounds      uint64                 // attach rounds finished without a primary
+	urgent      bool                   // a caller waits for a primary: retry known supernodes now
+	lastUrgent  time.Time
+	lastNoSNLog time.Time // last warning that no supernode is attached (once a minute)
 	objects     map[cid.Cid]struct{}
 	ttl         time.Duration
 	lastRefresh time.Time
+	refreshNow  bool
+	retryAt     time.Time // after a failed announce or refresh, retry from then
 	lastDiscov  time.Time
 	lastSeq     uint64
 	failovers   int
 	closed      bool
 	local       LocalOverlay // set while this process is a supernode
+	running     map[string]bool
 }
 
 // New starts a leaf agent on h. It restores the announced set from the
@@ -80,6 +91,9 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 	if cfg.Meter == nil {
 		cfg.Meter = &protocol.Meter{}
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
 	objects, err := loadObjects(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -87,14 +101,17 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 	a := &Agent{
 		cfg:         cfg,
 		host:        h,
-		now:         time.Now,
+		clock:       cfg.Clock,
 		kick:        make(chan struct{}, 1),
+		pending:     make(map[peer.ID]bool),
 		changed:     make(chan struct{}),
 		known:       make(map[peer.ID]peer.AddrInfo),
 		seen:        make(map[peer.ID]peer.AddrInfo),
 		failedUntil: make(map[peer.ID]time.Time),
+		tries:       make(map[peer.ID]tryOutcome),
 		objects:     objects,
 		ttl:         45 * time.Minute,
+		running:     make(map[string]bool),
 	}
 	for _, p := range cfg.Supernodes {
 		if p.ID != h.ID() {
@@ -103,8 +120,8 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.notif = &network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
-		if a.isAttached(c.RemotePeer()) {
-			a.poke()
+		if s := a.sessionOf(c.RemotePeer()); s != nil {
+			s.probe() // a heartbeat now tells whether it is gone
 		}
 	}}
 	h.Network().Notify(a.notif)
@@ -122,24 +139,45 @@ func (a *Agent) Close() error {
 		return nil
 	}
 	a.closed = true
+	a.changedLocked()
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
 	a.host.Network().StopNotify(a.notif)
 	a.mu.Lock()
-	all := append([]*snClient{}, a.backups...)
-	if a.primary != nil {
-		all = append([]*snClient{a.primary}, all...)
-	}
+	all := a.attachedLocked()
 	a.primary, a.backups = nil, nil
 	a.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	for _, c := range all {
-		_, _ = c.call(ctx, &pb.Request{Body: &pb.Request_Detach{Detach: &pb.DetachRequest{}}})
-		c.close()
-	}
+	a.detachAll(all)
 	return nil
+}
+
+// attachedLocked lists the attached sessions, primary first.
+func (a *Agent) attachedLocked() []*session {
+	all := slices.Clone(a.backups)
+	if a.primary != nil {
+		all = append([]*session{a.primary}, all...)
+	}
+	return all
+}
+
+// detachAll tells each supernode that the leaf leaves (without waiting for
+// answers: a frozen supernode must not hold the leaf up) and closes the
+// sessions.
+func (a *Agent) detachAll(all []*session) {
+	if len(all) == 0 {
+		return
+	}
+	ctx, cancel := a.clock.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Go(func() {
+			_ = s.notify(ctx, detachRequest())
+			s.close()
+		})
+	}
+	wg.Wait()
 }
 
 func (a *Agent) poke() {
@@ -149,20 +187,51 @@ func (a *Agent) poke() {
 	}
 }
 
-func (a *Agent) isAttached(p peer.ID) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.primary != nil && a.primary.info.ID == p {
-		return true
-	}
-	return slices.ContainsFunc(a.backups, func(c *snClient) bool { return c.info.ID == p })
+// changedLocked wakes everyone waiting for a primary.
+func (a *Agent) changedLocked() {
+	close(a.changed)
+	a.changed = make(chan struct{})
 }
 
-// run is the agent's maintenance loop: heartbeats, failover, backups,
-// discovery and refresh.
+func (a *Agent) sessionOf(p peer.ID) *session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.attachedLocked() {
+		if s.info.ID == p {
+			return s
+		}
+	}
+	return nil
+}
+
+// background runs f in its own goroutine unless a task of that name is
+// still running.
+func (a *Agent) background(name string, f func()) {
+	a.mu.Lock()
+	if a.running[name] || a.closed {
+		a.mu.Unlock()
+		return
+	}
+	a.running[name] = true
+	a.wg.Add(1)
+	a.mu.Unlock()
+	go func() {
+		defer a.wg.Done()
+		defer func() {
+			a.mu.Lock()
+			delete(a.running, name)
+			a.mu.Unlock()
+		}()
+		f()
+	}()
+}
+
+// run is the agent's maintenance loop: a new primary when there is none,
+// then backups, discovery and refresh in the background. Heartbeats run
+// per supernode (heartbeats).
 func (a *Agent) run() {
 	defer a.wg.Done()
-	t := time.NewTicker(a.cfg.HeartbeatInterval)
+	t := a.clock.Ticker(a.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		a.maintain()
@@ -175,466 +244,136 @@ func (a *Agent) run() {
 	}
 }
 
-func (a *Agent) hbTimeout() time.Duration {
-	return min(a.cfg.RequestTimeout, 2*a.cfg.HeartbeatInterval)
+// newRouteLocked marks the announced set for a refresh through a new
+// primary (or local supernode); an empty set has nothing to refresh.
+func (a *Agent) newRouteLocked() {
+	if len(a.objects) > 0 {
+		a.refreshNow = true
+	}
 }
+
+// refreshDueLocked reports whether the announced set is due for a refresh
+// (a third of the TTL since the last, or a new route). An empty set counts
+// as refreshed, so the first announce does not trigger a refresh.
+func (a *Agent) refreshDueLocked() bool {
+	if len(a.objects) == 0 {
+		a.refreshNow, a.lastRefresh = false, a.clock.Now()
+		return false
+	}
+	now := a.clock.Now()
+	if now.Before(a.retryAt) {
+		return false
+	}
+	return a.refreshNow || now.Sub(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
+}
+
+// announceFailed schedules the whole announced set for a refresh a few
+// heartbeat intervals from now: an announce or refresh that failed (no
+// supernode attached, or the overlay failed) reaches the overlay soon after
+// it recovers, not a third of a TTL later.
+func (a *Agent) announceFailed() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refreshNow = true
+	a.retryAt = a.clock.Now().Add(retryRefreshAfter * a.cfg.HeartbeatInterval)
+}
+
+// retryRefreshAfter: heartbeat intervals between a failed announce and the
+// refresh that retries it.
+const retryRefreshAfter = 5
 
 func (a *Agent) maintain() {
 	a.mu.Lock()
-	primary, backups, local := a.primary, slices.Clone(a.backups), a.local
-	refreshDue := len(a.objects) > 0 && a.now().Sub(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
+	primary, local := a.primary, a.local
+	refreshDue := a.refreshDueLocked()
 	a.mu.Unlock()
 	if local != nil {
 		if refreshDue {
-			a.refreshAll("refresh (local supernode)")
+			a.background("refresh", func() { a.refreshAll("refresh (local supernode)") })
 		}
 		return
-	}
-
-	if primary != nil {
-		if err := a.heartbeat(primary, true); err != nil {
-			a.dropPrimary(primary, err)
-			primary = nil
-		}
-	}
-	for _, b := range backups {
-		if err := a.heartbeat(b, false); err != nil {
-			a.dropBackup(b, err)
-		}
 	}
 	if primary == nil {
-		if !a.electPrimary() {
+		ok := a.electPrimary()
+		a.mu.Lock()
+		logNow := false
+		if !ok {
+			a.rounds++
+			logNow = a.lastNoSNLog.IsZero() || a.clock.Since(a.lastNoSNLog) >= time.Minute
+			if logNow {
+				a.lastNoSNLog = a.clock.Now()
+			}
+		} else {
+			a.lastNoSNLog = time.Time{}
+		}
+		refreshDue = a.refreshDueLocked()
+		a.changedLocked()
+		a.mu.Unlock()
+		if logNow {
+			a.cfg.Logger.Warn("no supernode attached; retrying", "err", a.noSupernode(nil))
+		}
+		if !ok {
 			return
 		}
-		a.refreshAll("new primary")
-	} else if refreshDue {
-		defer a.refreshAll("refresh")
 	}
-	a.fillBackups()
+	if refreshDue {
+		a.background("refresh", func() { a.refreshAll("refresh") })
+	}
+	a.background("backups", a.fillBackups)
 	a.mu.Lock()
-	discover := a.now().Sub(a.lastDiscov) >= a.cfg.DiscoveryInterval
+	discover := a.clock.Since(a.lastDiscov) >= a.cfg.DiscoveryInterval
 	a.mu.Unlock()
 	if discover {
-		a.discover()
-	}
-}
-
-func (a *Agent) heartbeat(c *snClient, primary bool) error {
-	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
-	defer cancel()
-	hb := &pb.HeartbeatRequest{Primary: primary}
-	if c.beats++; c.beats%5 == 1 {
-		hb.Supernodes = a.gossip(c.info.ID)
-	}
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Heartbeat{Heartbeat: hb}})
-	if errors.Is(err, protocol.ErrNotAttached) {
-		// The supernode forgot us (restart, session timeout): attach again.
-		return a.attach(c, primary)
-	}
-	if err != nil {
-		return err
-	}
-	c.setLoad(resp.GetHeartbeat().GetLoad())
-	return nil
-}
-
-func (a *Agent) attach(c *snClient, primary bool) error {
-	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
-	defer cancel()
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Attach{Attach: &pb.AttachRequest{Primary: primary, Supernodes: a.gossip(c.info.ID)}}})
-	if err != nil {
-		return err
-	}
-	at := resp.GetAttach()
-	c.setLoad(at.GetLoad())
-	if ttl := time.Duration(at.GetRecordTtlMs()) * time.Millisecond; ttl > 0 && primary {
-		a.mu.Lock()
-		a.ttl = ttl
-		a.mu.Unlock()
-	}
-	return nil
-}
-
-func (a *Agent) dropPrimary(c *snClient, why error) {
-	a.mu.Lock()
-	if a.primary == c {
-		a.primary = nil
-		a.failovers++
-		a.failedUntil[c.info.ID] = a.now().Add(10 * a.cfg.HeartbeatInterval)
-		close(a.changed)
-		a.changed = make(chan struct{})
-	}
-	a.mu.Unlock()
-	c.close()
-	a.cfg.Logger.Info("lost primary supernode", "peer", c.info.ID, "err", why)
-	a.poke()
-}
-
-func (a *Agent) dropBackup(c *snClient, why error) {
-	a.mu.Lock()
-	a.backups = slices.DeleteFunc(a.backups, func(b *snClient) bool { return b == c })
-	a.failedUntil[c.info.ID] = a.now().Add(10 * a.cfg.HeartbeatInterval)
-	a.mu.Unlock()
-	c.close()
-	a.cfg.Logger.Debug("lost backup supernode", "peer", c.info.ID, "err", why)
-}
-
-// electPrimary promotes the lowest-RTT backup that accepts, or else attaches
-// to the lowest-RTT known supernode. It reports whether there is a primary.
-func (a *Agent) electPrimary() bool {
-	a.mu.Lock()
-	backups := slices.Clone(a.backups)
-	a.mu.Unlock()
-	sort.Slice(backups, func(i, j int) bool { return backups[i].rtt < backups[j].rtt })
-	for _, b := range backups {
-		if err := a.attach(b, true); err == nil {
-			a.setPrimary(b)
-			return true
-		}
-		a.dropBackup(b, errors.New("refused promotion"))
-	}
-	for _, fromSeen := range []bool{false, true} {
-		// Known supernodes first; if none answers (they all failed), any
-		// peer met so far may have been elected supernode since.
-		for _, c := range a.candidates(fromSeen) {
-			err := a.attach(c, true)
-			if err == nil {
-				a.mu.Lock()
-				a.known[c.info.ID] = c.info
-				a.mu.Unlock()
-				a.setPrimary(c)
-				return true
-			}
-			a.refused(c, err)
-		}
-	}
-	return false
-}
-
-// refused handles an attach refusal: a supernode at capacity is asked
-// where else to go; every refusal backs off.
-func (a *Agent) refused(c *snClient, err error) {
-	if errors.Is(err, protocol.ErrOverCapacity) {
-		a.discoverFrom(c)
-	}
-	a.mu.Lock()
-	backoff := 10 * a.cfg.HeartbeatInterval
-	if errors.Is(err, multistream.ErrNotSupported[libp2pprotocol.ID]{}) {
-		// Not a supernode (yet): when every supernode failed, the peers
-		// met are where new ones get elected, so ask again soon.
-		backoff = 5 * a.cfg.HeartbeatInterval
-	}
-	a.failedUntil[c.info.ID] = a.now().Add(backoff)
-	a.mu.Unlock()
-	a.cfg.Logger.Debug("attach refused", "peer", c.info.ID, "err", err, "retry_in", backoff)
-	c.close()
-}
-
-func (a *Agent) setPrimary(c *snClient) {
-	a.mu.Lock()
-	a.backups = slices.DeleteFunc(a.backups, func(b *snClient) bool { return b == c })
-	a.primary = c
-	close(a.changed)
-	a.changed = make(chan struct{})
-	a.mu.Unlock()
-	a.cfg.Logger.Info("attached to primary supernode", "peer", c.info.ID, "rtt", c.rtt)
-}
-
-func (a *Agent) markFailed(p peer.ID) {
-	a.mu.Lock()
-	a.failedUntil[p] = a.now().Add(10 * a.cfg.HeartbeatInterval)
-	a.mu.Unlock()
-}
-
-// fillBackups attaches to more supernodes until m backups are attached.
-func (a *Agent) fillBackups() {
-	a.mu.Lock()
-	need := a.cfg.Backups - len(a.backups)
-	a.mu.Unlock()
-	if need <= 0 {
-		return
-	}
-	for _, fromSeen := range []bool{false, true} {
-		for _, c := range a.candidates(fromSeen) {
-			if need == 0 {
-				return
-			}
-			if err := a.attach(c, false); err != nil {
-				a.refused(c, err)
-				continue
-			}
-			a.mu.Lock()
-			a.known[c.info.ID] = c.info
-			a.backups = append(a.backups, c)
-			a.mu.Unlock()
-			need--
-		}
-	}
-}
-
-// gossip lists the other supernodes this leaf is attached to, for the
-// supernode `to` (see pb.HeartbeatRequest).
-func (a *Agent) gossip(to peer.ID) []*pb.Peer {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []*pb.Peer
-	add := func(c *snClient) {
-		if c != nil && c.info.ID != to && len(out) < protocol.MaxGossipPeers {
-			out = append(out, a.cfg.Limits.PeerToPB(c.info))
-		}
-	}
-	add(a.primary)
-	for _, b := range a.backups {
-		add(b)
-	}
-	return out
-}
-
-// maxSeen bounds the cache of peers met; maxSeenTries bounds how many of
-// them one round tries.
-const (
-	maxSeen      = 256
-	maxSeenTries = 8
-)
-
-// noteSeen remembers peers met, as fallback candidates.
-func (a *Agent) noteSeen(ps []peer.AddrInfo) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, p := range ps {
-		if p.ID == a.host.ID() || len(p.Addrs) == 0 {
-			continue
-		}
-		if _, ok := a.seen[p.ID]; !ok && len(a.seen) >= maxSeen {
-			for k := range a.seen { // evict an arbitrary one
-				delete(a.seen, k)
-				break
-			}
-		}
-		a.seen[p.ID] = p
-	}
-}
-
-// Seen returns the supernodes known and the other peers met.
-func (a *Agent) Seen() []peer.AddrInfo {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]peer.AddrInfo, 0, len(a.known)+len(a.seen))
-	for _, p := range a.known {
-		out = append(out, p)
-	}
-	for id, p := range a.seen {
-		if a.known[id].ID == "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// candidates pings every known supernode that is not attached and not in
-// backoff, and returns them by measured RTT, lowest first.
-func (a *Agent) candidates(fromSeen bool) []*snClient {
-	now := a.now()
-	a.mu.Lock()
-	var infos []peer.AddrInfo
-	pool := a.known
-	if fromSeen {
-		pool = a.seen
-	}
-	for id, info := range pool {
-		if fromSeen && a.known[id].ID != "" {
-			continue
-		}
-		if now.Before(a.failedUntil[id]) {
-			continue
-		}
-		if a.primary != nil && a.primary.info.ID == id {
-			continue
-		}
-		if slices.ContainsFunc(a.backups, func(c *snClient) bool { return c.info.ID == id }) {
-			continue
-		}
-		infos = append(infos, info)
-	}
-	a.mu.Unlock()
-	if fromSeen && len(infos) > maxSeenTries {
-		// Peers met are mostly leaves: try a few at random per round.
-		rand.Shuffle(len(infos), func(i, j int) { infos[i], infos[j] = infos[j], infos[i] })
-		infos = infos[:maxSeenTries]
-	}
-	out := make([]*snClient, len(infos))
-	var wg sync.WaitGroup
-	for i, info := range infos {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = a.measure(info)
-		}()
-	}
-	wg.Wait()
-	out = slices.DeleteFunc(out, func(c *snClient) bool { return c == nil })
-	sort.Slice(out, func(i, j int) bool { return out[i].rtt < out[j].rtt })
-	return out
-}
-
-// measure connects to a supernode and measures its RTT with libp2p ping.
-func (a *Agent) measure(info peer.AddrInfo) *snClient {
-	ctx, cancel := context.WithTimeout(a.ctx, a.hbTimeout())
-	defer cancel()
-	a.host.Peerstore().AddAddrs(info.ID, info.Addrs, 10*time.Minute)
-	if err := a.host.Connect(ctx, info); err != nil {
-		a.markFailed(info.ID)
-		return nil
-	}
-	var rtt time.Duration
-	select {
-	case res := <-ping.Ping(ctx, a.host, info.ID):
-		if res.Error != nil {
-			a.markFailed(info.ID)
-			return nil
-		}
-		rtt = res.RTT
-	case <-ctx.Done():
-		a.markFailed(info.ID)
-		return nil
-	}
-	return &snClient{host: a.host, info: info, limits: a.cfg.Limits, rtt: rtt, meter: a.cfg.Meter}
-}
-
-// discover asks the primary for more supernodes.
-func (a *Agent) discover() {
-	a.mu.Lock()
-	p := a.primary
-	a.lastDiscov = a.now()
-	a.mu.Unlock()
-	if p != nil {
-		a.discoverFrom(p)
-	}
-}
-
-// discoverFrom asks supernode c for the supernodes it knows.
-func (a *Agent) discoverFrom(c *snClient) {
-	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
-	defer cancel()
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Supernodes{Supernodes: &pb.SupernodesRequest{}}})
-	if err != nil {
-		return
-	}
-	var peers []peer.AddrInfo
-	for _, sp := range resp.GetSupernodes().GetPeers() {
-		if info, err := a.cfg.Limits.PeerFromPB(sp); err == nil {
-			peers = append(peers, info)
-		}
-	}
-	a.noteSeen(peers)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, sp := range resp.GetSupernodes().GetSupernodes() {
-		info, err := a.cfg.Limits.PeerFromPB(sp)
-		if err == nil && info.ID != a.host.ID() {
-			a.known[info.ID] = info
-		}
+		a.background("discover", a.discover)
 	}
 }
 
 // refreshAll re-announces every object through the primary.
 func (a *Agent) refreshAll(why string) {
 	a.mu.Lock()
-	cids := make([]cid.Cid, 0, len(a.objects))
-	for c := range a.objects {
-		cids = append(cids, c)
-	}
+	a.refreshNow = false
 	a.mu.Unlock()
-	if len(cids) == 0 {
+	batches, n, err := a.signAll()
+	if err != nil || n == 0 {
+		if err != nil {
+			a.cfg.Logger.Warn("re-announce failed", "why", why, "err", err)
+		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
+	ctx, cancel := a.clock.WithTimeout(a.ctx, a.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := a.send(ctx, cids, false); err != nil {
+	if _, err := a.sendEnvelopes(ctx, batches); err != nil {
 		a.cfg.Logger.Warn("re-announce failed", "why", why, "err", err)
+		if a.ctx.Err() == nil {
+			a.announceFailed()
+		}
 		return
 	}
-	a.cfg.Logger.Debug("re-announced", "why", why, "objects", len(cids))
+	a.mu.Lock()
+	a.lastRefresh, a.retryAt = a.clock.Now(), time.Time{}
+	a.mu.Unlock()
+	a.cfg.Logger.Debug("re-announced", "why", why, "objects", n)
 }
 
-// WaitAttached blocks until the agent has a primary supernode.
+// WaitAttached blocks until the agent has a primary (or a local
+// supernode), however long attaching takes, or until ctx ends.
 func (a *Agent) WaitAttached(ctx context.Context) error {
-	_, err := a.waitPrimary(ctx)
-	return err
-}
-
-func (a *Agent) waitPrimary(ctx context.Context) (route, error) {
 	for {
 		a.mu.Lock()
-		p, local, ch, closed := a.primary, a.local, a.changed, a.closed
+		ok, ch, closed := a.primary != nil || a.local != nil, a.changed, a.closed
 		a.mu.Unlock()
-		if closed {
-			return nil, ErrClosed
-		}
-		if local != nil {
-			return localRoute{local}, nil
-		}
-		if p != nil {
-			return p, nil
+		switch {
+		case closed:
+			return ErrClosed
+		case ok:
+			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", ErrNoSupernode, ctx.Err())
-		case <-a.ctx.Done():
-			return nil, ErrClosed
+			return a.noSupernode(ctx.Err())
 		}
 	}
-}
-
-// AnnounceResult reports what the overlay accepted, as the agent counted it
-// from the replicas' signed receipts.
-type AnnounceResult struct {
-	Accepted        int // CIDs accepted
-	Replicas        int // fewest replicas any CID reached
-	Target          int // replicas each CID should have (r, or fewer supernodes)
-	UnderReplicated int // CIDs below Target (the supernode keeps repairing them)
-}
-
-// Announce adds cids to the announced set (durably, when there is a data
-// dir) and announces them through the primary; it returns once the overlay
-// accepted them. The agent refreshes them until Withdraw.
-func (a *Agent) Announce(ctx context.Context, cids []cid.Cid) (AnnounceResult, error) {
-	if err := a.updateObjects(cids, true); err != nil {
-		return AnnounceResult{}, err
-	}
-	return a.send(ctx, cids, false)
-}
-
-// Withdraw removes cids from the announced set and tells the overlay. The
-// records stop being returned by lookups through supernodes that saw the
-// withdrawal at once, and age out of the DHT within the record TTL.
-func (a *Agent) Withdraw(ctx context.Context, cids []cid.Cid) (AnnounceResult, error) {
-	if err := a.updateObjects(cids, false); err != nil {
-		return AnnounceResult{}, err
-	}
-	return a.send(ctx, cids, true)
-}
-
-func (a *Agent) updateObjects(cids []cid.Cid, add bool) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	next := make(map[cid.Cid]struct{}, len(a.objects)+len(cids))
-	for c := range a.objects {
-		next[c] = struct{}{}
-	}
-	for _, c := range cids {
-		if add {
-			next[c] = struct{}{}
-		} else {
-			delete(next, c)
-		}
-	}
-	if err := saveObjects(a.cfg.DataDir, next); err != nil {
-		return err
-	}
-	a.objects = next
-	return nil
 }
 
 // Objects lists the announced set.

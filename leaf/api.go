@@ -31,7 +31,7 @@ func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
 		Addrs:         httpapi.FullAddrs(peer.AddrInfo{ID: a.host.ID(), Addrs: a.announceAddrs()}),
 		Supernodes:    []string{},
 		Objects:       len(a.Objects()),
-		UptimeSeconds: time.Since(b.Started).Seconds(),
+		UptimeSeconds: a.clock.Since(b.Started).Seconds(),
 		Traffic:       protocol.TrafficStatus(a.Traffic(), b.Bandwidth),
 	}
 	for _, sn := range a.Supernodes() {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/filecoin-project/go-clock"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/protocol"
@@ -24,12 +25,32 @@ type Config struct {
 	// DataDir keeps the set of announced objects across restarts; empty
 	// keeps it in memory only.
 	DataDir string
-	// HeartbeatInterval between heartbeats to every attached supernode; the
-	// primary's loss is noticed within about two of these (sooner when the
-	// connection drops).
+	// HeartbeatInterval between heartbeats to an attached supernode that
+	// does not ask for an interval of its own (AttachResponse
+	// heartbeat_interval_ms); it also paces the agent's maintenance (new
+	// primary, backups, refresh). A heartbeat times out after one interval,
+	// so a silent primary is replaced within two.
 	HeartbeatInterval time.Duration
-	// RequestTimeout bounds one request to a supernode (lookups included).
+	// RequestTimeout bounds one request to a supernode (lookups included),
+	// counted from when the request is written.
 	RequestTimeout time.Duration
+	// HedgeFloor is the least time the agent waits for a supernode's answer
+	// before it asks another supernode too; the wait is otherwise learned
+	// from that supernode's recent answers (HedgeFactor × their p90).
+	HedgeFloor time.Duration
+	// HedgeFactor k: ask another supernode too after k × the p90 of this
+	// one's recent answers of the same kind.
+	HedgeFactor float64
+	// MaxStreams bounds the data streams (announce, lookup, discovery) open
+	// to one supernode at once; heartbeats have a stream of their own.
+	MaxStreams int
+	// DialTimeout bounds connecting to a candidate supernode and measuring
+	// its RTT.
+	DialTimeout time.Duration
+	// AttachWait is how long an announce or lookup waits for a primary
+	// when none is attached before it fails with ErrNoSupernode (sooner if
+	// a round of attach attempts fails first).
+	AttachWait time.Duration
 	// RefreshFraction of the record TTL after which the agent re-announces
 	// everything: 1/3 leaves two refreshes' slack before records expire.
 	RefreshFraction float64
@@ -42,6 +63,9 @@ type Config struct {
 	Meter *protocol.Meter
 	// Logger receives structured logs.
 	Logger *slog.Logger
+	// Clock drives every timer, ticker and timestamp of the agent (nil:
+	// the wall clock); tests inject a mock.
+	Clock clock.Clock
 }
 
 // DefaultConfig is for desktop agents.
@@ -50,6 +74,11 @@ func DefaultConfig() Config {
 		Backups:           2,
 		HeartbeatInterval: time.Second,
 		RequestTimeout:    10 * time.Second,
+		HedgeFloor:        25 * time.Millisecond,
+		HedgeFactor:       3,
+		MaxStreams:        4,
+		DialTimeout:       3 * time.Second,
+		AttachWait:        4 * time.Second,
 		RefreshFraction:   1.0 / 3,
 		DiscoveryInterval: 30 * time.Second,
 		Limits:            protocol.DefaultLimits,
@@ -74,6 +103,9 @@ func WithDataDir(d string) Option { return func(c *Config) error { c.DataDir = d
 // WithBackups sets m.
 func WithBackups(m int) Option { return func(c *Config) error { c.Backups = m; return nil } }
 
+// WithClock sets the clock (tests: a mock).
+func WithClock(c clock.Clock) Option { return func(dst *Config) error { dst.Clock = c; return nil } }
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger = l; return nil } }
 
@@ -87,6 +119,16 @@ func (c *Config) Validate() error {
 		return bad("HeartbeatInterval", "must be > 0")
 	case c.RequestTimeout <= 0:
 		return bad("RequestTimeout", "must be > 0")
+	case c.HedgeFloor <= 0:
+		return bad("HedgeFloor", "must be > 0")
+	case c.HedgeFactor < 1:
+		return bad("HedgeFactor", "must be ≥ 1")
+	case c.MaxStreams < 1:
+		return bad("MaxStreams", "must be ≥ 1")
+	case c.DialTimeout <= 0:
+		return bad("DialTimeout", "must be > 0")
+	case c.AttachWait <= 0:
+		return bad("AttachWait", "must be > 0")
 	case c.RefreshFraction <= 0 || c.RefreshFraction >= 1:
 		return bad("RefreshFraction", "must be in (0, 1)")
 	case c.DiscoveryInterval <= 0:

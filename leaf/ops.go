@@ -14,99 +14,110 @@ import (
 	"github.com/supertracker/supertracker/protocol"
 )
 
-// retryable reports whether a request failure means "this supernode is
-// gone or leaving" (fail over and retry) rather than "the request is bad".
-func retryable(err error) bool {
-	switch {
-	case errors.Is(err, protocol.ErrBadRequest), errors.Is(err, protocol.ErrRefused),
-		errors.Is(err, protocol.ErrRateLimited), errors.Is(err, context.Canceled),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrClosed):
-		return false
-	}
-	return true
+// AnnounceResult reports what the overlay accepted, as the agent counted it
+// from the replicas' signed receipts.
+type AnnounceResult struct {
+	Accepted        int // CIDs accepted
+	Replicas        int // fewest replicas any CID reached
+	Target          int // replicas each CID should have (r, or fewer supernodes)
+	UnderReplicated int // CIDs below Target (the supernode keeps repairing them)
 }
 
-// viaPrimary runs f against the primary (or the local supernode), failing
-// over and retrying while the failure is the supernode's and ctx allows.
-func (a *Agent) viaPrimary(ctx context.Context, f func(context.Context, route) error) error {
-	for {
-		r, err := a.waitPrimary(ctx)
-		if err != nil {
-			return err
-		}
-		rctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-		err = f(rctx, r)
-		cancel()
-		p, remote := r.(*snClient)
-		if err == nil || !retryable(err) || ctx.Err() != nil || !remote {
-			return err
-		}
-		if errors.Is(err, protocol.ErrNotAttached) {
-			if aerr := a.attach(p, true); aerr == nil {
-				continue
-			}
-		}
-		a.dropPrimary(p, err)
+// Announce adds cids to the announced set (durably, when there is a data
+// dir) and announces them through the primary; it returns once the overlay
+// accepted them. The agent refreshes them until Withdraw. With no supernode
+// attached it fails within AttachWait with a NoSupernodeError; the CIDs
+// stay in the announced set, and a refresh announces them a few heartbeat
+// intervals later (as soon as a primary is attached).
+func (a *Agent) Announce(ctx context.Context, cids []cid.Cid) (AnnounceResult, error) {
+	envs, err := a.change(cids, false)
+	if err != nil {
+		return AnnounceResult{}, err
 	}
+	res, err := a.sendEnvelopes(ctx, envs)
+	if err != nil && (faultOf(err) != faultOurs || errors.Is(err, ErrNoSupernode)) {
+		a.announceFailed() // the CIDs are in the set: a refresh retries them
+	}
+	return res, err
 }
 
-// send signs and sends announcements (or withdrawals) of cids in batches of
-// at most Limits.MaxCIDsPerAnnouncement.
-func (a *Agent) send(ctx context.Context, cids []cid.Cid, withdraw bool) (AnnounceResult, error) {
-	a.sendMu.Lock()
-	defer a.sendMu.Unlock()
-	res := AnnounceResult{Replicas: -1}
-	per := a.cfg.Limits.MaxCIDsPerAnnouncement
+// Withdraw removes cids from the announced set and tells the overlay. The
+// records stop being returned by lookups through supernodes that saw the
+// withdrawal at once, and age out of the DHT within the record TTL.
+func (a *Agent) Withdraw(ctx context.Context, cids []cid.Cid) (AnnounceResult, error) {
+	envs, err := a.change(cids, true)
+	if err != nil {
+		return AnnounceResult{}, err
+	}
+	return a.sendEnvelopes(ctx, envs)
+}
+
+// change updates the announced set durably and signs the envelopes that
+// tell the overlay, in one step, so sequence numbers follow the order of
+// changes.
+func (a *Agent) change(cids []cid.Cid, withdraw bool) ([]signedBatch, error) {
+	a.objMu.Lock()
+	defer a.objMu.Unlock()
+	a.mu.Lock()
+	next := make(map[cid.Cid]struct{}, len(a.objects)+len(cids))
+	for c := range a.objects {
+		next[c] = struct{}{}
+	}
+	a.mu.Unlock()
+	for _, c := range cids {
+		if withdraw {
+			delete(next, c)
+		} else {
+			next[c] = struct{}{}
+		}
+	}
+	if err := saveObjects(a.cfg.DataDir, next); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.objects = next
+	a.mu.Unlock()
+	return a.signBatches(cids, withdraw)
+}
+
+// signAll signs announcements of the whole announced set (a refresh).
+func (a *Agent) signAll() ([]signedBatch, int, error) {
+	a.objMu.Lock()
+	defer a.objMu.Unlock()
+	a.mu.Lock()
+	cids := make([]cid.Cid, 0, len(a.objects))
+	for c := range a.objects {
+		cids = append(cids, c)
+	}
+	a.mu.Unlock()
+	envs, err := a.signBatches(cids, false)
+	return envs, len(cids), err
+}
+
+// signedBatch is a signed announcement (or withdrawal) and the CIDs its
+// root covers, in order.
+type signedBatch struct {
+	envelope []byte
+	cids     []cid.Cid
+}
+
+// signBatches signs cids in batches of at most Limits.MaxCIDsPerAnnouncement.
+func (a *Agent) signBatches(cids []cid.Cid, withdraw bool) ([]signedBatch, error) {
+	var out []signedBatch
 	for len(cids) > 0 {
-		batch := cids[:min(per, len(cids))]
+		batch := cids[:min(a.cfg.Limits.MaxCIDsPerAnnouncement, len(cids))]
 		cids = cids[len(batch):]
-		err := a.viaPrimary(ctx, func(ctx context.Context, r route) error {
-			env, err := a.sign(batch, withdraw)
-			if err != nil {
-				return err
-			}
-			resp, err := r.announce(ctx, env, protocol.CIDsToBytes(batch))
-			if err != nil {
-				return err
-			}
-			counts, target, err := a.countReplicas(env, len(batch), resp)
-			if err != nil {
-				return err
-			}
-			res.Accepted += len(batch)
-			res.Target = max(res.Target, target)
-			for _, c := range counts {
-				if res.Replicas < 0 || c < res.Replicas {
-					res.Replicas = c
-				}
-				if c < target {
-					res.UnderReplicated++
-				}
-			}
-			return nil
-		})
+		env, err := a.sign(batch, withdraw)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
+		out = append(out, signedBatch{envelope: env, cids: batch})
 	}
-	if !withdraw {
-		a.mu.Lock()
-		a.lastRefresh = a.now()
-		a.mu.Unlock()
-	}
-	res.Replicas = max0(res.Replicas)
-	return res, nil
-}
-
-func max0(x int) int {
-	if x < 0 {
-		return 0
-	}
-	return x
+	return out, nil
 }
 
 func (a *Agent) sign(cids []cid.Cid, withdraw bool) ([]byte, error) {
-	now := a.now()
+	now := a.clock.Now()
 	a.mu.Lock()
 	seq := max(a.lastSeq+1, uint64(now.UnixNano()))
 	a.lastSeq = seq
@@ -120,6 +131,43 @@ func (a *Agent) sign(cids []cid.Cid, withdraw bool) ([]byte, error) {
 		Withdraw: withdraw,
 	}
 	return a.cfg.Limits.SignAnnouncement(ann, cids, a.host.Peerstore().PrivKey(a.host.ID()))
+}
+
+// sendEnvelopes sends signed batches one after another and counts the
+// replicas from their receipts. A retry on another supernode resends the
+// same envelope: replicas dedupe it by its sequence number.
+func (a *Agent) sendEnvelopes(ctx context.Context, batches []signedBatch) (AnnounceResult, error) {
+	res := AnnounceResult{Replicas: -1}
+	for _, b := range batches {
+		type counted struct {
+			counts []int
+			target int
+		}
+		c, err := exchange(a, ctx, "announce", false, func(ctx context.Context, r route) (counted, error) {
+			resp, err := r.announce(ctx, b.envelope, protocol.CIDsToBytes(b.cids))
+			if err != nil {
+				return counted{}, err
+			}
+			counts, target, err := a.countReplicas(b.envelope, len(b.cids), resp)
+			return counted{counts, target}, err
+		})
+		if err != nil {
+			res.Replicas = max(res.Replicas, 0)
+			return res, err
+		}
+		res.Accepted += len(b.cids)
+		res.Target = max(res.Target, c.target)
+		for _, n := range c.counts {
+			if res.Replicas < 0 || n < res.Replicas {
+				res.Replicas = n
+			}
+			if n < c.target {
+				res.UnderReplicated++
+			}
+		}
+	}
+	res.Replicas = max(res.Replicas, 0)
+	return res, nil
 }
 
 // announceAddrs are the host's dialable addresses, at most the limit.
@@ -137,19 +185,18 @@ func (a *Agent) announceAddrs() []ma.Multiaddr {
 	return out
 }
 
-// Lookup asks the primary for holders of c (limit 0: the protocol maximum).
+// Lookup asks the primary for holders of c (limit 0: the protocol maximum),
+// and a backup too when the primary is slow to answer (see exchange).
 func (a *Agent) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
 	if limit <= 0 || limit > a.cfg.Limits.MaxLookupResults {
 		limit = a.cfg.Limits.MaxLookupResults
 	}
-	var out []peer.AddrInfo
-	err := a.viaPrimary(ctx, func(ctx context.Context, r route) error {
+	out, err := exchange(a, ctx, "lookup", true, func(ctx context.Context, r route) ([]peer.AddrInfo, error) {
 		hs, err := r.lookup(ctx, c, limit)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = a.verifyHolders(c, hs)
-		return nil
+		return a.verifyHolders(c, hs), nil
 	})
 	if err == nil {
 		a.noteSeen(out)
@@ -162,11 +209,8 @@ func (a *Agent) Supernodes() []peer.AddrInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []peer.AddrInfo
-	if a.primary != nil {
-		out = append(out, a.primary.info)
-	}
-	for _, b := range a.backups {
-		out = append(out, b.info)
+	for _, s := range a.attachedLocked() {
+		out = append(out, s.info)
 	}
 	return out
 }
@@ -203,31 +247,15 @@ type SupernodeLoad struct {
 // (the election's demand signal).
 func (a *Agent) Loads() []SupernodeLoad {
 	a.mu.Lock()
-	all := append([]*snClient{}, a.backups...)
-	if a.primary != nil {
-		all = append([]*snClient{a.primary}, all...)
-	}
-	hasPrimary := a.primary != nil
+	all, primary := a.attachedLocked(), a.primary
 	a.mu.Unlock()
 	out := make([]SupernodeLoad, 0, len(all))
-	for i, c := range all {
-		l := c.lastLoad()
-		out = append(out, SupernodeLoad{Peer: c.info.ID, Primary: hasPrimary && i == 0, RTT: c.rtt,
+	for _, s := range all {
+		l := s.lastLoad()
+		out = append(out, SupernodeLoad{Peer: s.info.ID, Primary: s == primary, RTT: s.rtt,
 			Leaves: int(l.GetLeaves()), MaxLeaves: int(l.GetMaxLeaves()), Rho: l.GetRho(), Supernodes: int(l.GetSupernodes())})
 	}
 	return out
-}
-
-// AddSupernodes adds supernodes to the known set (e.g. from a hand-over).
-func (a *Agent) AddSupernodes(ps ...peer.AddrInfo) {
-	a.mu.Lock()
-	for _, p := range ps {
-		if p.ID != a.host.ID() {
-			a.known[p.ID] = p
-		}
-	}
-	a.mu.Unlock()
-	a.poke()
 }
 
 // RecordTTL is the record lifetime the overlay uses (learned from the

@@ -24,26 +24,11 @@ type LocalOverlay interface {
 	RecordTTL() time.Duration
 }
 
-// route is where requests go: the remote primary or the local supernode.
+// route is where requests go: a remote supernode (*session) or the local
+// supernode.
 type route interface {
 	announce(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error)
 	lookup(ctx context.Context, c cid.Cid, limit int) ([]*pb.Holder, error)
-}
-
-func (c *snClient) announce(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error) {
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Announce{Announce: &pb.AnnounceRequest{Envelope: envelope, Cids: cids}}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetAnnounce(), nil
-}
-
-func (c *snClient) lookup(ctx context.Context, k cid.Cid, limit int) ([]*pb.Holder, error) {
-	resp, err := c.call(ctx, &pb.Request{Body: &pb.Request_Lookup{Lookup: &pb.LookupRequest{Cid: k.Bytes(), Limit: uint32(limit)}}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetLookup().GetHolders(), nil
 }
 
 type localRoute struct{ o LocalOverlay }
@@ -67,25 +52,15 @@ func (a *Agent) SetLocal(o LocalOverlay) {
 	if o != nil {
 		a.ttl = o.RecordTTL()
 	}
-	old := append([]*snClient{}, a.backups...)
-	if a.primary != nil {
-		old = append(old, a.primary)
-	}
+	var old []*session
 	if o != nil {
+		old = a.attachedLocked()
 		a.primary, a.backups = nil, nil
 	}
-	a.lastRefresh = a.now().Add(-24 * time.Hour) // refresh through the new route now
-	close(a.changed)
-	a.changed = make(chan struct{})
+	a.newRouteLocked() // refresh through the new route now
+	a.changedLocked()
 	a.mu.Unlock()
-	if o != nil {
-		ctx, cancel := context.WithTimeout(a.ctx, time.Second)
-		for _, c := range old {
-			_, _ = c.call(ctx, &pb.Request{Body: &pb.Request_Detach{Detach: &pb.DetachRequest{}}})
-			c.close()
-		}
-		cancel()
-	}
+	a.detachAll(old)
 	a.poke()
 }
 

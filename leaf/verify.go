@@ -49,7 +49,7 @@ func (a *Agent) countReplicas(envelope []byte, n int, resp *pb.AnnounceResponse)
 // verifyHolders keeps the holders of c whose signed announcement and proof
 // verify, one per peer (the newest).
 func (a *Agent) verifyHolders(c cid.Cid, hs []*pb.Holder) []peer.AddrInfo {
-	now := a.now()
+	now := a.clock.Now()
 	seen := make(map[peer.ID]int)
 	var out []peer.AddrInfo
 	var seqs []uint64

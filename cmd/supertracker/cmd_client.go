@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -26,7 +25,11 @@ func runWithdraw(args []string, stdout, stderr io.Writer) int {
 func announceOrWithdraw(verb string, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet(verb+" --api HOST:PORT CID…",
 		fmt.Sprintf(`Asks the leaf at --api to %s the CIDs. Exits 0 once the overlay has
-accepted them, 1 if it refused, 2 on bad usage or if the API is unreachable.`, verb), stderr)
+accepted them. With no supernode attached the leaf answers within a few
+seconds, naming the supernodes it tried (exit 3); the CIDs stay in its
+announced set and reach the overlay once a supernode attaches.
+
+%s`, verb, exitCodesHelp), stderr)
 	api := fs.String("api", defaultAPI, "the leaf's API address")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
 	if code, done := parseFlags(fs, args); done {
@@ -53,26 +56,23 @@ accepted them, 1 if it refused, 2 on bad usage or if the API is unreachable.`, v
 		res, err = c.Withdraw(ctx, fs.Args())
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "supertracker %s: %v\n", verb, err)
-		if isAPIError(err) {
-			return 1
-		}
-		return 2
+		code, msg := clientExit(err)
+		fmt.Fprintf(stderr, "supertracker %s: %s\n", verb, msg)
+		return code
 	}
 	past := map[string]string{"announce": "announced", "withdraw": "withdrew"}[verb]
 	fmt.Fprintf(stdout, "%s %d CID(s); stored on %d supernode(s)\n", past, res.Accepted, res.Replicas)
 	return 0
 }
 
-func isAPIError(err error) bool {
-	return err != nil && strings.Contains(err.Error(), httpapi.ErrAPI.Error())
-}
-
 func runLookup(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("lookup --api HOST:PORT [--json] CID",
 		`Finds the holders of CID through the node at --api. Prints one holder per
-line as a multiaddr ending in /p2p/PEERID. Exit 0 if any holder was found,
-1 if none, 2 on error.`, stderr)
+line as a multiaddr ending in /p2p/PEERID. The node returns the holders its
+supernode found, at most --limit (default 50, the protocol maximum), in one
+answer (not streamed).
+
+`+exitCodesHelp, stderr)
 	api := fs.String("api", defaultAPI, "the node's API address")
 	asJSON := fs.Bool("json", false, "print the full JSON reply")
 	limit := fs.Int("limit", 0, "most holders to return (0: the protocol maximum, 50)")
@@ -92,8 +92,9 @@ line as a multiaddr ending in /p2p/PEERID. Exit 0 if any holder was found,
 	defer cancel()
 	res, err := apiClient(*api).Lookup(ctx, fs.Arg(0), *limit)
 	if err != nil {
-		fmt.Fprintln(stderr, "supertracker lookup:", err)
-		return 2
+		code, msg := clientExit(err)
+		fmt.Fprintln(stderr, "supertracker lookup:", msg)
+		return code
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -120,7 +121,9 @@ line as a multiaddr ending in /p2p/PEERID. Exit 0 if any holder was found,
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status --api HOST:PORT [--json]",
 		`Shows the node's role, peer ID, addresses, attached supernodes (leaf) or
-leaves and load (supernode), and its election state when it runs one.`, stderr)
+leaves and load (supernode), and its election state when it runs one.
+
+`+exitCodesHelp, stderr)
 	api := fs.String("api", defaultAPI, "the node's API address")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code, done := parseFlags(fs, args); done {
@@ -130,8 +133,9 @@ leaves and load (supernode), and its election state when it runs one.`, stderr)
 	defer cancel()
 	s, err := apiClient(*api).Status(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "supertracker status:", err)
-		return 2
+		code, msg := clientExit(err)
+		fmt.Fprintln(stderr, "supertracker status:", msg)
+		return code
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

@@ -13,7 +13,7 @@ import (
 type leafOpts struct {
 	listen, data, sns, api, logLevel *string
 	backups                          *int
-	hb                               *time.Duration
+	hb, hedgeFloor                   *time.Duration
 	bt                               btFlags
 	guard                            apiGuardFlags
 }
@@ -27,12 +27,14 @@ page (/), /metrics and /healthz. On SIGINT/SIGTERM it detaches from its
 supernodes and exits 0.`, stderr)
 	def := leaf.DefaultConfig()
 	o := &leafOpts{
-		listen:   fs.String("listen", "/ip4/127.0.0.1/tcp/0", "multiaddr(s) to listen on, comma-separated"),
-		data:     fs.String("data", "", "data directory: identity key and announced objects (required)"),
-		sns:      fs.String("supernode", "", "supernodes to attach to: multiaddrs ending in /p2p/PEERID, comma-separated (required)"),
-		api:      fs.String("api", "127.0.0.1:5001", "serve the local HTTP API, status page, /metrics and /healthz on HOST:PORT"),
-		backups:  fs.Int("backups", def.Backups, "m: backup supernodes attached besides the primary"),
-		hb:       fs.Duration("heartbeat", def.HeartbeatInterval, "heartbeat interval to attached supernodes"),
+		listen:  fs.String("listen", "/ip4/127.0.0.1/tcp/0", "multiaddr(s) to listen on, comma-separated"),
+		data:    fs.String("data", "", "data directory: identity key and announced objects (required)"),
+		sns:     fs.String("supernode", "", "supernodes to attach to: multiaddrs ending in /p2p/PEERID, comma-separated (required)"),
+		api:     fs.String("api", "127.0.0.1:5001", "serve the local HTTP API, status page, /metrics and /healthz on HOST:PORT"),
+		backups: fs.Int("backups", def.Backups, "m: backup supernodes attached besides the primary"),
+		hb:      fs.Duration("heartbeat", def.HeartbeatInterval, "heartbeat interval to a supernode that asks for none (supernodes ask for theirs on attach)"),
+		hedgeFloor: fs.Duration("hedge-floor", def.HedgeFloor,
+			"ask a backup supernode too when the primary has not answered a lookup within max(this, 3 × the p90 of its recent answers)"),
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn, error"),
 	}
 	o.bt = addBTFlags(fs)
@@ -43,6 +45,7 @@ supernodes and exits 0.`, stderr)
 	fs.check("api", hostPort(false))
 	fs.check("backups", atLeast(0))
 	fs.check("heartbeat", positiveDuration)
+	fs.check("hedge-floor", positiveDuration)
 	fs.check("log-level", logLevels)
 	fs.check("bt-listen", hostPort(true))
 	fs.check("bt-external-ip", ipAddr)
@@ -74,16 +77,21 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 		return err
 	}
 	cfg := leaf.DefaultConfig()
-	cfg.Backups, cfg.HeartbeatInterval = *o.backups, *o.hb
+	cfg.Backups, cfg.HeartbeatInterval, cfg.HedgeFloor = *o.backups, *o.hb, *o.hedgeFloor
 	cfg.Supernodes, cfg.DataDir, cfg.Logger = infos, *o.data, log
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(*o.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	key, err := identity.Load(*o.data)
 	if err != nil {
 		return err
 	}
-	h, bw, err := newHost(key, addrs)
+	h, bw, err := newLeafHost(key, addrs)
 	if err != nil {
 		return err
 	}

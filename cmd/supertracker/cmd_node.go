@@ -168,6 +168,11 @@ func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(*o.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	key, err := identity.Load(*o.data)
 	if err != nil {
 		return err

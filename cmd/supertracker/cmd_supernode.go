@@ -99,6 +99,11 @@ func supernodeMain(stdout, stderr io.Writer, o *supernodeOpts) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(*o.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	key, err := identity.Load(*o.data)
 	if err != nil {
 		return err

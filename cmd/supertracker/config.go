@@ -58,7 +58,12 @@ func newCmdFlags(name, usageLine, synopsis string, stderr io.Writer) *cmdFlags {
 Every flag is also a config file key and an environment variable: --record-ttl
 is record_ttl in the file and SUPERTRACKER_RECORD_TTL in the environment.
 Flags win over the environment, which wins over the file. Write a commented
-file with all defaults: supertracker config init --role `+name+` PATH`, stderr),
+file with all defaults: supertracker config init --role `+name+` PATH
+
+The data dir is the node's identity: a second process on the same --data
+exits with status 5 naming the lock (DATA/lock), as does one whose --listen
+address is in use. Exit status 2: bad flags or config, or another failure
+to start.`, stderr),
 		name:   name,
 		lists:  map[string]bool{},
 		checks: map[string]func(any) error{},
@@ -430,9 +435,9 @@ func byteRate(v any) error {
 }
 
 // runDaemon parses a long-running command's flags (config file and
-// environment included) and runs it: exit 0 when it stops cleanly, 2 with
-// "supertracker NAME: error" when it fails, the parser's code for --help or
-// a bad flag.
+// environment included) and runs it: exit 0 when it stops cleanly; when it
+// fails, "supertracker NAME: error" and 5 if its data dir or listen address
+// is in use, else 2; the parser's code for --help or a bad flag.
 func runDaemon[O any](name string, args []string, stdout, stderr io.Writer,
 	flags func(io.Writer) (*cmdFlags, O), run func(stdout, stderr io.Writer, o O) error) int {
 	fs, o := flags(stderr)
@@ -441,7 +446,7 @@ func runDaemon[O any](name string, args []string, stdout, stderr io.Writer,
 	}
 	if err := run(stdout, stderr, o); err != nil {
 		fmt.Fprintln(stderr, "supertracker "+name+":", err)
-		return 2
+		return daemonExit(err)
 	}
-	return 0
+	return exitOK
 }

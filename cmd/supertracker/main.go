@@ -51,8 +51,7 @@ Run 'supertracker COMMAND --help' for the flags of a command. Every flag of
 supernode, leaf and node is also a config file key (--config FILE) and an
 environment variable: --record-ttl is record_ttl and SUPERTRACKER_RECORD_TTL.
 
-Exit status: 0 success; 1 a lookup found no holder or the operation failed;
-2 bad usage or an error.
+`+exitCodesHelp+`
 `)
 }
 

@@ -16,12 +16,8 @@ import (
 	"time"
 
 	golog "github.com/ipfs/go-log/v2"
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
-	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -111,31 +107,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// newHost starts a libp2p host with the node's identity on listen, with
-// resource limits sized for a supernode serving many leaves.
-func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
-	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
-	scaled := limits.AutoScale()
-	partial := rcmgr.PartialLimitConfig{
-		System:    rcmgr.ResourceLimits{ConnsInbound: 2048, Conns: 4096, StreamsInbound: 16384, Streams: 32768},
-		Transient: rcmgr.ResourceLimits{ConnsInbound: 512, Conns: 1024},
-	}
-	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(partial.Build(scaled)))
-	if err != nil {
-		return nil, nil, err
-	}
-	bw := metrics.NewBandwidthCounter()
-	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ListenAddrs(listen...), libp2p.ResourceManager(mgr),
-		libp2p.BandwidthReporter(bw)}, extra...)
-	h, err := libp2p.New(opts...)
-	if err != nil {
-		mgr.Close()
-		return nil, nil, fmt.Errorf("starting libp2p host: %w", err)
-	}
-	return h, bw, nil
 }
 
 // printListenAddrs prints each full listen multiaddr on its own line.

@@ -142,13 +142,27 @@ func start(t *testing.T, n int) *overlay {
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
-	// Every node announces its object once attached.
+	// Every node announces its object once attached. An announce fails fast
+	// when no supernode can take it (all at capacity, or still converging
+	// while supernodes get elected): try again until the overlay takes it.
 	for _, nd := range o.all() {
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		if _, err := nd.r.Agent().Announce(ctx, []cid.Cid{nd.object}); err != nil {
-			t.Fatalf("announce: %v", err)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			_, err := nd.r.Agent().Announce(ctx, []cid.Cid{nd.object})
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("announce: %v", err)
+			}
+			select {
+			case <-time.After(200 * time.Millisecond): // retry interval
+			case <-t.Context().Done():
+				t.Fatalf("announce: %v", err)
+			}
 		}
-		cancel()
 	}
 	// Every node looks a few others up: it meets peers, as real ones do.
 	all := o.all()

@@ -18,6 +18,20 @@ import (
 // to transport errors).
 var ErrAPI = errors.New("api error")
 
+// StatusError is an error the node's API answered with: the HTTP status
+// (400 bad input, 501 not served by this role, 502 the overlay failed, 504
+// timeout) and the error text. It matches ErrAPI with errors.Is.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d): %s", ErrAPI, e.Code, e.Msg)
+}
+
+func (e *StatusError) Is(target error) bool { return target == ErrAPI }
+
 // Client talks to a node's API.
 type Client struct {
 	base  string
@@ -107,10 +121,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if resp.StatusCode/100 != 2 {
 		var e Error
+		msg := http.StatusText(resp.StatusCode)
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%w: %s", ErrAPI, e.Error)
+			msg = e.Error
 		}
-		return fmt.Errorf("%w: HTTP %d", ErrAPI, resp.StatusCode)
+		return &StatusError{Code: resp.StatusCode, Msg: msg}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decoding %s reply: %w", path, err)

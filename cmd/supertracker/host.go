@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	libp2pwebrtc "github.com/libp2p/go-libp2p/p2p/transport/webrtc"
+	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	webtransport "github.com/libp2p/go-libp2p/p2p/transport/webtransport"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// tcpTransport is libp2p's TCP transport without SO_REUSEPORT: by default
+// two processes can listen on one TCP address and the kernel splits the
+// connections between them; ours must refuse a busy --listen address.
+var tcpTransport = libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport())
+
+// newHost starts the libp2p host of a supernode or a node (which may become
+// one): every default transport (TCP without port reuse), and resource
+// limits sized for a supernode serving many leaves.
+func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	scaled := limits.AutoScale()
+	partial := rcmgr.PartialLimitConfig{
+		System:    rcmgr.ResourceLimits{ConnsInbound: 2048, Conns: 4096, StreamsInbound: 16384, Streams: 32768},
+		Transient: rcmgr.ResourceLimits{ConnsInbound: 512, Conns: 1024},
+	}
+	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(partial.Build(scaled)))
+	if err != nil {
+		return nil, nil, err
+	}
+	bw := metrics.NewBandwidthCounter()
+	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ResourceManager(mgr), libp2p.BandwidthReporter(bw),
+		tcpTransport, libp2p.Transport(quic.NewTransport), libp2p.Transport(ws.New),
+		libp2p.Transport(webtransport.New), libp2p.Transport(libp2pwebrtc.New)}, extra...)
+	h, err := startHost(opts, listen)
+	if err != nil {
+		mgr.Close()
+		return nil, nil, err
+	}
+	return h, bw, nil
+}
+
+// leafHostOptions are the libp2p options of a `supertracker leaf` process,
+// which runs no DHT and serves nobody but its own API: TCP (without port
+// reuse) and QUIC only, libp2p's default resource limits, no libp2p
+// Prometheus metrics (nobody scrapes libp2p's registry; the node's /metrics
+// has its own), no relay or AutoNAT service (libp2p runs neither unless
+// asked). The relay client (circuit transport) stays on, so NAT traversal
+// (relay reservations, hole punching) can be added here.
+func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
+	return []libp2p.Option{
+		libp2p.Identity(key),
+		tcpTransport,
+		libp2p.Transport(quic.NewTransport),
+		libp2p.BandwidthReporter(bw),
+		libp2p.DisableMetrics(),
+	}
+}
+
+// newLeafHost starts a leaf process's host (see leafHostOptions).
+func newLeafHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
+	bw := metrics.NewBandwidthCounter()
+	h, err := startHost(append(leafHostOptions(key, bw), extra...), listen)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, bw, nil
+}
+
+// startHost builds a host with opts and then listens on every address of
+// listen, failing (errInUse) if any of them is taken: libp2p alone starts
+// as long as one address works and only logs the others.
+func startHost(opts []libp2p.Option, listen []ma.Multiaddr) (host.Host, error) {
+	h, err := libp2p.New(append(opts, libp2p.NoListenAddrs)...)
+	if err != nil {
+		return nil, fmt.Errorf("starting libp2p host: %w", err)
+	}
+	for _, a := range listen {
+		if err := h.Network().Listen(a); err != nil {
+			h.Close()
+			if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
+				return nil, fmt.Errorf("%w: --listen %s: the address is already in use by another process", errInUse, a)
+			}
+			return nil, fmt.Errorf("--listen %s: %w", a, err)
+		}
+	}
+	return h, nil
+}
