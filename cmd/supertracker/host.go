@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
 
@@ -17,12 +18,16 @@ import (
 	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	webtransport "github.com/libp2p/go-libp2p/p2p/transport/webtransport"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
-// tcpTransport is libp2p's TCP transport without SO_REUSEPORT: by default
-// two processes can listen on one TCP address and the kernel splits the
-// connections between them; ours must refuse a busy --listen address.
-var tcpTransport = libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport())
+// tcpTransport is libp2p's TCP transport with SO_REUSEPORT (its default):
+// outbound connections then leave from the listen address, which is what
+// another supernode checks against our cert (a node on 127.0.0.5 would
+// otherwise dial from 127.0.0.1 and never be verified). Port reuse would
+// also let two processes share one --listen address; startHost refuses a
+// busy one with a plain bind first (see tcpInUse).
+var tcpTransport = libp2p.Transport(tcp.NewTCPTransport)
 
 // newHost starts the libp2p host of a supernode or a node (which may become
 // one): every default transport (TCP without port reuse), and resource
@@ -82,6 +87,11 @@ func newLeafHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Opti
 // listen, failing (errInUse) if any of them is taken: libp2p alone starts
 // as long as one address works and only logs the others.
 func startHost(opts []libp2p.Option, listen []ma.Multiaddr) (host.Host, error) {
+	for _, a := range listen {
+		if err := tcpInUse(a); err != nil {
+			return nil, err
+		}
+	}
 	h, err := libp2p.New(append(opts, libp2p.NoListenAddrs)...)
 	if err != nil {
 		return nil, fmt.Errorf("starting libp2p host: %w", err)
@@ -96,4 +106,22 @@ func startHost(opts []libp2p.Option, listen []ma.Multiaddr) (host.Host, error) {
 		}
 	}
 	return h, nil
+}
+
+// tcpInUse binds a TCP --listen address with a fixed port without
+// SO_REUSEPORT and lets it go again: the bind fails if any socket, port
+// reuse or not, holds the address.
+func tcpInUse(a ma.Multiaddr) error {
+	network, hostport, err := manet.DialArgs(a)
+	if err != nil || !strings.HasPrefix(network, "tcp") || strings.HasSuffix(hostport, ":0") {
+		return nil
+	}
+	l, err := net.Listen(network, hostport)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w: --listen %s: the address is already in use by another process", errInUse, a)
+		}
+		return fmt.Errorf("--listen %s: %w", a, err)
+	}
+	return l.Close()
 }
