@@ -38,10 +38,9 @@ const (
 	csLookupPoll = 500 * time.Millisecond
 	// csLookupGap bounds how long a former leaf of the frozen supernode may
 	// fail to find a record: its heartbeat times out after two heartbeats
-	// (2 s) and it fails over; the other supernodes take the frozen one out
-	// of their DHT routing tables once it misses a load query (every 3
-	// ticks, 2 s wait), so their lookups stop waiting for it. One lookup
-	// timeout (3 s) of slack on top.
+	// (2 s) and it fails over to a backup, whose lookups ask the record's
+	// other replicas when the frozen one does not answer; the lookup that
+	// was out when the freeze began times out (3 s). Slack on top.
 	csLookupGap = 10 * time.Second
 )
 

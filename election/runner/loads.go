@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/election/probe"
 	"github.com/supertracker/supertracker/supernode"
@@ -19,11 +17,9 @@ import (
 // ranks a node among a fair share of a large overlay's.
 const loadSample = 8
 
-// loadWait bounds one supernode's answer to a load query. A supernode that
-// does not answer in time is taken out of the routing table: a stopped or
-// sleeping process keeps its TCP connections open, so without this every
-// DHT query (every lookup) would wait for it until its own timeout. kad
-// adds it back as soon as it answers a query again.
+// loadWait bounds one supernode's answer to a load query: the queries go
+// out in parallel, so a stopped or sleeping supernode (its TCP connections
+// stay open) delays a round by loadWait, not the background deadline.
 const loadWait = 2 * time.Second
 
 // askLoads queries other supernodes' load in the background, in parallel:
@@ -44,8 +40,6 @@ func (r *Runner) askLoads(sn *supernode.Node) {
 				defer cancel()
 				l, err := probe.QueryLoad(qctx, r.host, p, r.cfg.Supernode.Limits)
 				switch {
-				case err != nil && qctx.Err() != nil && ctx.Err() == nil:
-					r.evict(sn, p, err)
 				case err != nil:
 					r.cfg.Logger.Debug("load query failed", "peer", p, "err", err)
 				case l != nil:
@@ -63,11 +57,4 @@ func (r *Runner) askLoads(sn *supernode.Node) {
 			}
 		}
 	})
-}
-
-// evict takes a supernode that did not answer within loadWait out of the
-// DHT routing table.
-func (r *Runner) evict(sn *supernode.Node, p peer.ID, err error) {
-	sn.DHT().RoutingTable().RemovePeer(p)
-	r.cfg.Logger.Info("supernode unresponsive: out of the routing table", "peer", p, "wait", loadWait, "err", err)
 }
