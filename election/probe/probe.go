@@ -188,7 +188,7 @@ func (s *Server) dialBack(remote ma.Multiaddr, addrs []ma.Multiaddr) ma.Multiadd
 			continue
 		}
 		tcp, ok := na.(*net.TCPAddr)
-		if !ok || !tcp.IP.Equal(rip) {
+		if !ok || !dialBackAllowed(rip, tcp.IP) {
 			continue // only TCP, only the requester's own IP
 		}
 		d := net.Dialer{Timeout: 2 * time.Second}
@@ -205,6 +205,16 @@ func (s *Server) dialBack(remote ma.Multiaddr, addrs []ma.Multiaddr) ma.Multiadd
 		}
 	}
 	return nil
+}
+
+// dialBackAllowed: a dial-back goes only to the IP the request came from,
+// so no one can aim it at a third host. On loopback the kernel picks
+// 127.0.0.1 as the source of a connection that was not bound to its
+// listen address (libp2p's TCP without port reuse), so a node on
+// 127.0.0.5 asks from 127.0.0.1: between loopback addresses any is the
+// same host, and the dial-back cannot leave it.
+func dialBackAllowed(from, target net.IP) bool {
+	return target.Equal(from) || (from.IsLoopback() && target.IsLoopback())
 }
 
 func call(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits, req *pb.ProbeRequest, after func(io.Writer) error) (resp *pb.ProbeResponse, err error) {
