@@ -415,19 +415,26 @@ func TestEndToEndSupernodeSleeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	woke := time.Now()
+	// Polled until the node serves as a leaf (seen) and the election has
+	// the role change committed (its since and woke_at are then final).
 	var el enElection
-	var role string
+	var seen time.Duration
 	deadline := woke.Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		st, err := victim.client.Status(ctx)
 		cancel()
 		if err == nil && st.Role == "leaf" {
-			role = st.Role
+			if seen == 0 {
+				seen = time.Since(woke)
+			}
+			el = enElection{}
 			if err := json.Unmarshal(st.Election, &el); err != nil {
 				t.Fatal(err)
 			}
-			break
+			if el.Role == "leaf" {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			o.dump()
@@ -439,7 +446,6 @@ func TestEndToEndSupernodeSleeps(t *testing.T) {
 			t.Fatal(t.Context().Err())
 		}
 	}
-	seen := time.Since(woke)
 	stepDown := el.Since.Sub(el.WokeAt)
 	var uptime float64
 	for _, c := range el.Criteria {
@@ -447,8 +453,8 @@ func TestEndToEndSupernodeSleeps(t *testing.T) {
 			uptime = c.Value
 		}
 	}
-	t.Logf("after %s frozen: a %s %s after SIGCONT; the node woke at %s (away %s) and was a leaf %s later; uptime_current %.1f s",
-		time.Since(frozen)-seen, role, seen.Round(time.Millisecond), el.WokeAt.Format(time.RFC3339Nano), el.Slept.Round(time.Millisecond),
+	t.Logf("frozen %s: serving as a leaf %s after SIGCONT; the node woke at %s (away %s) and committed the role change %s later; uptime_current %.1f s",
+		woke.Sub(frozen).Round(time.Millisecond), seen.Round(time.Millisecond), el.WokeAt.Format(time.RFC3339Nano), el.Slept.Round(time.Millisecond),
 		stepDown.Round(time.Millisecond), uptime)
 	switch {
 	case el.WokeAt.IsZero() || el.Slept < csFreeze*9/10:

@@ -45,8 +45,8 @@ type Answers struct {
 type Candidacy struct {
 	Peer  peer.AddrInfo
 	Score float64
-	// Age: how long ago the answering node heard it from the candidate
-	// (0: the answering node itself).
+	// Age: how long ago the candidate itself said so (0: the answering
+	// node itself); relays keep counting it.
 	Age time.Duration
 }
 

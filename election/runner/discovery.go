@@ -25,7 +25,9 @@ import (
 //   - it asks a sample of them, by load probe, for their load (a supernode
 //     answers with one), the supernodes they know (X-Try-Ultrapeers) and
 //     the pending promotions they know of (candidacies: their own, and the
-//     ones they heard from the candidates themselves, relayed one hop);
+//     ones they heard of, relayed hop by hop; a candidacy carries its age,
+//     which every relay keeps counting, so it dies ReportTTL after the
+//     candidate last said so and cannot circulate);
 //   - a leaf attaches to the supernodes found; a supernode connects its
 //     DHT to them, so supernodes that promoted apart merge into one DHT;
 //   - candidacies go to the election as Candidate observations: a leaf of
@@ -44,8 +46,6 @@ type heardCandidate struct {
 	info  peer.AddrInfo
 	score float64
 	at    time.Time // when the candidate itself said so (now − relayed age)
-	// direct: heard from the candidate itself; only those are relayed.
-	direct bool
 }
 
 // met lists the peers this node met, candidates heard of first, at most
@@ -60,7 +60,7 @@ func (r *Runner) met() []peer.AddrInfo {
 			out = append(out, ai)
 		}
 	}
-	for _, c := range r.freshCandidates(false) {
+	for _, c := range r.freshCandidates() {
 		add(c.info)
 	}
 	for _, ai := range r.agent.Seen() {
@@ -72,10 +72,9 @@ func (r *Runner) met() []peer.AddrInfo {
 	return out
 }
 
-// freshCandidates returns the candidacies heard within ReportTTL (only
-// the ones heard directly if directOnly), highest-ranked first, and
-// forgets the stale ones.
-func (r *Runner) freshCandidates(directOnly bool) []heardCandidate {
+// freshCandidates returns the candidacies heard of that are younger than
+// ReportTTL, highest-ranked first, and forgets the stale ones.
+func (r *Runner) freshCandidates() []heardCandidate {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -85,9 +84,7 @@ func (r *Runner) freshCandidates(directOnly bool) []heardCandidate {
 			delete(r.heard, id)
 			continue
 		}
-		if c.direct || !directOnly {
-			out = append(out, c)
-		}
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b heardCandidate) int {
 		if a.score != b.score {
@@ -102,15 +99,15 @@ func (r *Runner) freshCandidates(directOnly bool) []heardCandidate {
 }
 
 // candidacies answers load probes: this node's own candidacy first (a leaf
-// with a promotion pending), then the highest-ranked ones it heard from
-// the candidates themselves.
+// with a promotion pending), then the highest-ranked fresh ones it heard
+// of, each with its age.
 func (r *Runner) candidacies() []probe.Candidacy {
 	var out []probe.Candidacy
 	if st := r.Status(); st.Candidate {
 		out = append(out, probe.Candidacy{Peer: peer.AddrInfo{ID: r.host.ID(), Addrs: r.host.Addrs()}, Score: st.Score})
 	}
 	now := time.Now()
-	for _, c := range r.freshCandidates(true) {
+	for _, c := range r.freshCandidates() {
 		if len(out) == protocol.MaxCandidates {
 			break
 		}
@@ -129,7 +126,7 @@ func (r *Runner) discover(sn *supernode.Node) {
 		return // one round at a time
 	}
 	met := r.met()
-	nCand := len(r.freshCandidates(false))
+	nCand := len(r.freshCandidates())
 	rest := met[min(nCand, len(met)):]
 	rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 	ask := met[:min(discoverSample, len(met))]
@@ -204,12 +201,11 @@ func (r *Runner) ask(ctx context.Context, peers []peer.AddrInfo) (found []peer.A
 			if c.Peer.ID == self {
 				continue
 			}
-			direct := c.Peer.ID == x.from.ID && c.Age == 0
 			info := c.Peer
-			if len(info.Addrs) == 0 && direct {
+			if len(info.Addrs) == 0 && c.Peer.ID == x.from.ID {
 				info = x.from
 			}
-			heard = append(heard, heardCandidate{info: info, score: c.Score, at: x.at.Add(-c.Age), direct: direct})
+			heard = append(heard, heardCandidate{info: info, score: c.Score, at: x.at.Add(-c.Age)})
 		}
 	}
 	if len(heard) > 0 {
@@ -218,7 +214,7 @@ func (r *Runner) ask(ctx context.Context, peers []peer.AddrInfo) (found []peer.A
 			r.heard = make(map[peer.ID]heardCandidate)
 		}
 		for _, c := range heard {
-			if old, ok := r.heard[c.info.ID]; !ok || c.at.After(old.at) || (c.direct && !old.direct && !c.at.Before(old.at)) {
+			if old, ok := r.heard[c.info.ID]; !ok || c.at.After(old.at) {
 				r.heard[c.info.ID] = c
 			}
 		}

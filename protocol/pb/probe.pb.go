@@ -275,9 +275,10 @@ type ProbeResponse struct {
 	Supernodes []*Peer `protobuf:"bytes,8,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
 	// load: pending promotions (candidates) the receiver knows of: itself
 	// first (age_ms 0) if it is a leaf with a promotion scheduled or in
-	// flight, then the highest-ranked ones it heard from the candidates
-	// themselves (never relayed further). A leaf of an empty overlay waits
-	// for a candidate ranked above it, so one node bootstraps the overlay.
+	// flight, then the highest-ranked ones it heard of, from the candidates
+	// or relayed; age_ms keeps growing through relays, so a candidacy dies a
+	// while after the candidate last said so. A leaf of an empty overlay
+	// waits for a candidate ranked above it, so one node bootstraps it.
 	Candidates    []*Candidate `protobuf:"bytes,9,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -381,7 +382,7 @@ type Candidate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Peer          *Peer                  `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`                 // the candidate: peer ID and addresses
 	Score         float64                `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`             // its election score in [0,1]
-	AgeMs         uint32                 `protobuf:"varint,3,opt,name=age_ms,json=ageMs,proto3" json:"age_ms,omitempty"` // how long ago the receiver heard it from the candidate
+	AgeMs         uint32                 `protobuf:"varint,3,opt,name=age_ms,json=ageMs,proto3" json:"age_ms,omitempty"` // how long ago the candidate itself said so
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
