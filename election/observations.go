@@ -98,8 +98,7 @@ type Supernodes struct {
 }
 
 // Candidate reports that another node, a leaf, has a promotion pending (its
-// own Machine.Candidate), heard from that node or relayed by a peer that
-// heard it from that node. A leaf that can reach no supernode defers to
+// own Machine.Candidate), heard from that node or relayed by peers. A leaf that can reach no supernode defers to
 // every fresh candidate that ranks above it (a higher score, or an equal
 // one within the score tie and a higher ID), so an empty overlay promotes
 // one node, not every node that finds it empty. Reports older than
@@ -109,8 +108,8 @@ type Candidate struct {
 	From string
 	// Score: the candidate's election score in [0,1] (Status.Score).
 	Score float64
-	// At: when the candidacy was heard from the candidate itself (a relay
-	// subtracts the age it reports).
+	// At: when the candidate itself said so (a relayed candidacy: when it
+	// was heard, minus the age the relay reported).
 	At time.Time
 }
 
