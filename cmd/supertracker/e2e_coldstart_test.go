@@ -239,6 +239,45 @@ func csFindAll(o *enOverlay) int {
 	return pairs
 }
 
+// csWaitReady waits until, for three polls in a row, there are two or
+// more supernodes, no proposal is pending anywhere, and every leaf has a
+// primary supernode and a backup (so a frozen primary's leaves have
+// somewhere to go).
+func csWaitReady(o *enOverlay, within time.Duration) {
+	o.t.Helper()
+	var why string
+	held := 0
+	took := o.waitFor(within, "two or more supernodes, every leaf with a backup, nothing pending", func() bool {
+		sts, err := o.statuses()
+		if err != nil {
+			why, held = err.Error(), 0
+			return false
+		}
+		supers, _, _ := count(sts)
+		why = ""
+		switch {
+		case supers < 2:
+			why = fmt.Sprintf("%d supernode(s)", supers)
+		default:
+			for _, s := range sts {
+				if s.el.Pending != nil {
+					why = fmt.Sprintf("%s has a proposal pending", s.n)
+				} else if !s.super() && len(s.st.Supernodes) < 2 {
+					why = fmt.Sprintf("leaf %s attached to %d supernode(s)", s.n, len(s.st.Supernodes))
+				}
+			}
+		}
+		if why != "" {
+			held = 0
+			return false
+		}
+		held++
+		return held >= 3
+	}, &why)
+	o.report("ready", o.mustStatuses())
+	o.t.Logf("ready %s after the start (waited %s)", time.Since(o.start).Round(100*time.Millisecond), took.Round(100*time.Millisecond))
+}
+
 // Issue 19, acceptance 1–4: six nodes of the local preset started within a
 // second with no node forced, (star) five bootstrapped to the sixth, and
 // (ring) each given only the next one's address: within 60 s 1–3
@@ -286,7 +325,7 @@ func TestEndToEndSupernodeSleeps(t *testing.T) {
 		}
 		return addrs[:1]
 	}, "--max-leaves", "4")
-	o.stable("before the freeze", 150*time.Second)
+	csWaitReady(o, 150*time.Second)
 	sts := o.mustStatuses()
 	byID := map[string]*enNode{}
 	for _, s := range sts {
