@@ -27,7 +27,11 @@ const (
 type Decision struct {
 	Kind Kind `json:"kind"`
 	// Target is the role the proposal, schedule or cancellation is about.
-	Target Role      `json:"target"`
+	Target Role `json:"target"`
+	// Cause of the proposal: "need", "empty", "surplus", "ineligible" or
+	// "suspended" (a caller may carry a suspended node's demotion out
+	// without a hand-over: its leaves have failed over already).
+	Cause  string    `json:"cause,omitempty"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
 	// Due: when a scheduled proposal fires, or when a backoff ends.

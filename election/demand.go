@@ -21,6 +21,11 @@ type demandView struct {
 	// equal score and lower ID): they leave first on a surplus.
 	below int
 
+	// above: fresh candidates (leaves with a promotion pending) that rank
+	// above this node; best is the highest-ranked of them.
+	above int
+	best  Candidate
+
 	own               bool // fresh own Load (only used while a supernode)
 	ownRho            float64
 	ownLeaves, ownCap int
@@ -49,6 +54,16 @@ func (m *Machine) demand() demandView {
 		if ranksBelow(r.Score, r.From, self, m.cfg.ID) {
 			v.below++
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.candidates)) {
+		c := m.candidates[k]
+		if !fresh(m.now, c.At, m.cfg.ReportTTL) || !outranks(c.Score, c.From, self, m.cfg.ID) {
+			continue
+		}
+		if v.above == 0 || outranks(c.Score, c.From, v.best.Score, v.best.From) {
+			v.best = c
+		}
+		v.above++
 	}
 	if l := m.load; l != nil && fresh(m.now, l.At, m.cfg.ReportTTL) {
 		v.own, v.ownRho, v.ownLeaves = true, l.Rho, l.Leaves
@@ -96,6 +111,22 @@ func ranksBelow(score float64, id string, self float64, selfID string) bool {
 		return score < self
 	}
 	return selfID != "" && id < selfID
+}
+
+// outranks: a candidate (score, id) goes before this node (self, selfID)
+// on a promotion: a higher score, or an equal one (within scoreTie) and a
+// higher ID. Without selfID, equal scores rank neither way. It mirrors
+// ranksBelow, so two nodes that hear of each other agree which goes first.
+func outranks(score float64, id string, self float64, selfID string) bool {
+	if math.Abs(score-self) >= scoreTie {
+		return score > self
+	}
+	return selfID != "" && id > selfID
+}
+
+// aboveText names the candidates ranked above this node.
+func (v demandView) aboveText() string {
+	return fmt.Sprintf("%d candidate(s) ranked above this node (best %s, score %.2f)", v.above, v.best.From, v.best.Score)
 }
 
 // After we leave, and every peer that reports Leaving: the arrivals and

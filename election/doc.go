@@ -18,12 +18,27 @@
 // Needed: supernodes report ρ = λ/μ and leaves/capacity in heartbeat
 // replies. A leaf promotes only when mean ρ ≥ PromoteRho or fill ≥
 // PromoteFill has held for DemandWindow, or when no supernode has been
-// reachable for DemandWindow (an empty overlay bootstraps itself).
+// reachable for DemandWindow (an empty overlay bootstraps itself). An empty
+// overlay promotes one node, not every node that finds it empty: a leaf
+// with a promotion scheduled or in flight is a candidate (Machine.Candidate)
+// and says so, with its score, in its probe answers; a leaf that hears of a
+// candidate ranked above it (Candidate observations; higher score, then
+// higher ID) waits for it, and goes itself only if that candidacy goes
+// stale (ReportTTL) while the overlay is still empty.
 //
 // Demote: surplus (ρ ≤ DemoteRho and fill ≤ DemoteFill over the supernode and
 // its peers, held for DemandWindow, and the survivors would stay under the
 // promote thresholds), never for the sole supernode; or lost eligibility,
 // held for DemandWindow.
+//
+// Suspension: a desktop sleeps. The caller reports a wake-up (Suspended:
+// its wall clock jumped ahead of its monotonic clock, or its ticks were
+// missed by far more than the tick). A supernode whose role began before
+// it proposes leaf at once, with cause and reason "suspended" (no dwell,
+// no stagger: its leaves saw a dead supernode and failed over); every
+// measurement and report from before the sleep is dropped, a scheduled
+// proposal is cancelled, and current uptime counts from the wake-up, so the
+// node comes back only through the election.
 //
 // No flapping: separate promote and demote thresholds, MinDwell in each role,
 // and staggering. A candidate waits (1−score)·StaggerMax + jitter (score
@@ -59,7 +74,13 @@
 //			m.Step(election.Demand{From: h.Peer, Rho: h.Rho, Leaves: h.Leaves, MaxLeaves: h.MaxLeaves, Leaving: h.Leaving, Score: h.Score, At: h.At})
 //		case n := <-supernodeCount:              // whenever it changes
 //			m.Step(election.Supernodes{Reachable: n, At: time.Now()})
+//		case c := <-candidacies:                 // leaves' probe answers (Candidate())
+//			m.Step(election.Candidate{From: c.Peer, Score: c.Score, At: c.At})
 //		case now := <-ticker.C:                  // e.g. every few seconds
+//			if gap := now.Sub(last); gap > 10*tick || now.Round(0).Sub(last.Round(0))-gap > 10*tick {
+//				m.Step(election.Suspended{Slept: gap, At: now}) // missed ticks, or wall clock ahead of monotonic
+//			}
+//			last = now
 //			m.Step(election.Resources{CPU: cpuFree(), Mem: memFree(), At: now})
 //			if m.Role() == election.RoleSupernode {
 //				m.Step(election.Load{Rho: ownRho(), Leaves: ownLeaves(), At: now})

@@ -116,8 +116,12 @@ func (m *Machine) criteria(explain bool) []Criterion {
 	cur := Criterion{Name: "uptime_current", Threshold: cfg.MinUptime.Seconds(), Unit: "s", AnyOf: "uptime"}
 	avg := Criterion{Name: "uptime_average", Threshold: cfg.MinAvgUptime.Seconds(), Unit: "s", AnyOf: "uptime"}
 	if u := m.uptime; u != nil {
-		d := max(now.Sub(u.SessionStart), 0)
+		start, _ := m.sessionStart()
+		d := max(now.Sub(start), 0)
 		cur.Known, cur.Value, cur.OK = true, d.Seconds(), d >= cfg.MinUptime
+		if explain && start.After(u.SessionStart) {
+			cur.Detail = "since waking from a suspension at " + start.Format(time.RFC3339)
+		}
 		if u.Sessions > 0 {
 			avg.Known, avg.Value, avg.OK = true, u.Average.Seconds(), u.Average >= cfg.MinAvgUptime
 			if explain {
@@ -198,7 +202,8 @@ func (m *Machine) score() float64 {
 	cfg := m.cfg
 	var up time.Duration
 	if u := m.uptime; u != nil {
-		up = max(m.now.Sub(u.SessionStart), 0)
+		start, _ := m.sessionStart()
+		up = max(m.now.Sub(start), 0)
 		if u.Sessions > 0 {
 			up = max(up, u.Average)
 		}

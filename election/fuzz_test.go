@@ -31,7 +31,7 @@ func FuzzStep(f *testing.F) {
 		}
 		now := t0
 		for len(data) > 0 {
-			op := data[0] % 11
+			op := data[0] % 13
 			data = data[1:]
 			now = now.Add(time.Duration(next() % uint64(time.Minute)))
 			fl := math.Float64frombits(next())
@@ -60,6 +60,10 @@ func FuzzStep(f *testing.F) {
 				o = RoleChangeFailed{Err: errors.New("boom"), At: now}
 			case 10:
 				o = Tick{At: now.Add(time.Hour)}
+			case 11:
+				o = Candidate{From: string(rune('a' + uint(n)%4)), Score: fl, At: now}
+			case 12:
+				o = Suspended{Slept: time.Duration(n), At: now}
 			}
 			before := m.Role()
 			err := m.Step(o)

@@ -31,6 +31,13 @@ type Machine struct {
 	load       *Load
 	supernodes *Supernodes
 	reports    map[string]Demand
+	candidates map[string]Candidate
+
+	// The last wake-up from a suspension (zero: none) and how long the
+	// node was away: current uptime counts from wokeAt, and a supernode
+	// whose role began before it steps down.
+	wokeAt time.Time
+	slept  time.Duration
 
 	// Start of the current uninterrupted run of each condition (zero: off).
 	needSince, emptySince, surplusSince, ineligibleSince time.Time
@@ -51,6 +58,7 @@ const (
 	causeEmpty
 	causeSurplus
 	causeIneligible
+	causeSuspended
 )
 
 // pending is a scheduled proposal, or one in flight once proposed is set.
@@ -85,12 +93,13 @@ func New(cfg Config, now time.Time, rng *rand.Rand) (*Machine, error) {
 		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	return &Machine{
-		cfg:     cfg,
-		rng:     rng,
-		now:     now,
-		role:    RoleLeaf,
-		since:   now,
-		reports: make(map[string]Demand),
+		cfg:        cfg,
+		rng:        rng,
+		now:        now,
+		role:       RoleLeaf,
+		since:      now,
+		reports:    make(map[string]Demand),
+		candidates: make(map[string]Candidate),
 	}, nil
 }
 
@@ -104,6 +113,15 @@ func (m *Machine) Role() Role { return m.role }
 func (m *Machine) Leaving() bool {
 	p := m.pending
 	return m.role == RoleSupernode && p != nil && p.target == RoleLeaf && (p.proposed || p.leaving)
+}
+
+// Candidate reports whether the node, a leaf, has a promotion scheduled or
+// in flight. Put it in probe answers, with Status().Score: leaves of an
+// empty overlay that rank below it wait for it (their Candidate
+// observations), so one node bootstraps the overlay, not all of them.
+func (m *Machine) Candidate() bool {
+	p := m.pending
+	return m.role == RoleLeaf && p != nil && p.target == RoleSupernode
 }
 
 // maxRankSlots caps the wait for weaker supernodes: with partial views a
@@ -155,24 +173,33 @@ func (m *Machine) Step(o Observation) error {
 	if at := o.observedAt(); at.After(m.now) {
 		m.now = at
 	}
+	// A measurement taken before the last wake-up describes the time
+	// before the sleep (a probe that was under way): ignored.
+	asleep := o.observedAt().Before(m.wokeAt)
 	switch o := o.(type) {
 	case Tick:
 	case Uptime:
 		keepNewer(&m.uptime, o)
 	case Reachability:
-		keepNewer(&m.reach, o)
+		keepNewerAwake(&m.reach, o, asleep)
 	case Bandwidth:
-		keepNewer(&m.bandwidth, o)
+		keepNewerAwake(&m.bandwidth, o, asleep)
 	case Resources:
-		keepNewer(&m.resources, o)
+		keepNewerAwake(&m.resources, o, asleep)
 	case Load:
-		keepNewer(&m.load, o)
+		keepNewerAwake(&m.load, o, asleep)
 	case Supernodes:
-		keepNewer(&m.supernodes, o)
+		keepNewerAwake(&m.supernodes, o, asleep)
 	case Demand:
-		if r, ok := m.reports[o.From]; !ok || !o.At.Before(r.At) {
+		if r, ok := m.reports[o.From]; !asleep && (!ok || !o.At.Before(r.At)) {
 			m.reports[o.From] = o
 		}
+	case Candidate:
+		if r, ok := m.candidates[o.From]; !asleep && o.From != m.cfg.ID && (!ok || !o.At.Before(r.At)) {
+			m.candidates[o.From] = o
+		}
+	case Suspended:
+		m.suspend(o)
 	case RoleChanged:
 		m.roleChanged(o)
 	case RoleChangeFailed:
@@ -188,6 +215,70 @@ func keepNewer[T Observation](cur **T, o T) {
 	}
 }
 
+func keepNewerAwake[T Observation](cur **T, o T, asleep bool) {
+	if !asleep {
+		keepNewer(cur, o)
+	}
+}
+
+// dropBefore forgets a measurement taken before t.
+func dropBefore[T Observation](cur **T, t time.Time) {
+	if *cur != nil && (**cur).observedAt().Before(t) {
+		*cur = nil
+	}
+}
+
+// suspend handles a wake-up: what was measured or reported before the
+// sleep no longer describes the node or the overlay (its leaves failed
+// over, its network may have changed), conditions start over, a backoff
+// ends, and a scheduled proposal is dropped. A supernode whose role began
+// before the wake-up then steps down (evalSupernode).
+func (m *Machine) suspend(o Suspended) {
+	if !o.At.After(m.wokeAt) {
+		return // this wake-up, or an earlier one, was handled
+	}
+	m.wokeAt, m.slept = o.At, o.Slept
+	dropBefore(&m.reach, o.At)
+	dropBefore(&m.bandwidth, o.At)
+	dropBefore(&m.resources, o.At)
+	dropBefore(&m.load, o.At)
+	dropBefore(&m.supernodes, o.At)
+	for k, r := range m.reports {
+		if r.At.Before(o.At) {
+			delete(m.reports, k)
+		}
+	}
+	for k, c := range m.candidates {
+		if c.At.Before(o.At) {
+			delete(m.candidates, k)
+		}
+	}
+	m.needSince, m.emptySince, m.surplusSince, m.ineligibleSince = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	m.failures, m.backoffUntil = 0, time.Time{}
+	if p := m.pending; p != nil && !p.proposed {
+		m.cancel(fmt.Sprintf("suspended for %s: measurements start over from the wake-up", o.Slept.Round(time.Millisecond)))
+	}
+}
+
+// sleptAsSupernode: the node has been a supernode since before its last
+// wake-up.
+func (m *Machine) sleptAsSupernode() bool {
+	return m.role == RoleSupernode && !m.wokeAt.IsZero() && m.since.Before(m.wokeAt)
+}
+
+// sessionStart is when current uptime starts counting: the session's start,
+// or the last wake-up if later. Nil without an Uptime observation.
+func (m *Machine) sessionStart() (time.Time, bool) {
+	if m.uptime == nil {
+		return time.Time{}, false
+	}
+	s := m.uptime.SessionStart
+	if m.wokeAt.After(s) {
+		s = m.wokeAt
+	}
+	return s, true
+}
+
 func (m *Machine) roleChanged(o RoleChanged) {
 	p := m.pending
 	if o.Role == m.role {
@@ -198,7 +289,7 @@ func (m *Machine) roleChanged(o RoleChanged) {
 	}
 	m.pending = nil
 	if p != nil && !p.proposed {
-		m.emit(Decision{Kind: KindCancelled, Target: p.target, Reason: "role changed to " + o.Role.String() + " by the caller", At: m.now, Score: p.score})
+		m.emit(Decision{Kind: KindCancelled, Target: p.target, Cause: p.cause.String(), Reason: "role changed to " + o.Role.String() + " by the caller", At: m.now, Score: p.score})
 	}
 	m.role, m.since = o.Role, o.At
 	m.changes++
@@ -224,6 +315,7 @@ func (m *Machine) failed(err error) {
 	m.emit(Decision{
 		Kind:   KindCancelled,
 		Target: p.target,
+		Cause:  p.cause.String(),
 		Reason: fmt.Sprintf("becoming %s failed (%s); failure %d, backing off %s", p.target, errText(err), m.failures, b.Round(time.Millisecond)),
 		At:     m.now,
 		Due:    m.backoffUntil,
@@ -269,6 +361,11 @@ func (m *Machine) prune() {
 	for k, r := range m.reports {
 		if !fresh(m.now, r.At, m.cfg.ReportTTL) {
 			delete(m.reports, k)
+		}
+	}
+	for k, c := range m.candidates {
+		if !fresh(m.now, c.At, m.cfg.ReportTTL) {
+			delete(m.candidates, k)
 		}
 	}
 }
@@ -327,6 +424,8 @@ func (m *Machine) evalLeaf(s snapshot) {
 			m.cancel("no longer eligible: " + failing(s.criteria))
 		case !s.need && !s.empty:
 			m.cancel("demand re-checked and gone: " + s.needWhy.String())
+		case !s.need && s.demand.above > 0:
+			m.cancel("empty overlay, but " + s.demand.aboveText() + " promotes first")
 		case !m.now.Before(p.due):
 			r := s.needWhy
 			if !s.need {
@@ -342,12 +441,27 @@ func (m *Machine) evalLeaf(s snapshot) {
 	switch {
 	case m.sustained(m.needSince):
 		m.schedule(RoleSupernode, causeNeed, m.held(s.needWhy, m.needSince), 1-s.score, s.score)
-	case m.sustained(m.emptySince):
+	case m.sustained(m.emptySince) && s.demand.above == 0:
+		// (With a candidate ranked above, wait: it bootstraps the overlay,
+		// and once it serves, this node finds it and the overlay is not
+		// empty; if it fails, its candidacy goes stale in ReportTTL.)
 		m.schedule(RoleSupernode, causeEmpty, m.held(s.emptyWhy, m.emptySince), 1-s.score, s.score)
 	}
 }
 
 func (m *Machine) evalSupernode(s snapshot) {
+	if m.sleptAsSupernode() {
+		// Its leaves saw a dead supernode and failed over; records it held
+		// live on others. Step down at once: no dwell, no stagger, no
+		// hand-over to wait for. Back as a supernode only through the
+		// election, with uptime counted from the wake-up.
+		if !m.now.Before(m.backoffUntil) {
+			m.pending = &pending{target: RoleLeaf, cause: causeSuspended, scheduledAt: m.now, due: m.now, turn: m.now, score: s.score}
+			m.propose(fmt.Sprintf("suspended: asleep for %s, woke at %s; a supernode that slept steps down at once",
+				m.slept.Round(time.Millisecond), m.wokeAt.Format(time.RFC3339)))
+		}
+		return
+	}
 	lost := m.sustained(m.ineligibleSince)
 	if p := m.pending; p != nil {
 		switch {
@@ -411,7 +525,7 @@ func (m *Machine) scheduleAfter(target Role, c cause, reason string, wait, notic
 		m.propose(reason)
 		return
 	}
-	m.emit(Decision{Kind: KindScheduled, Target: target, Reason: reason, At: m.now, Due: m.pending.due, Score: score})
+	m.emit(Decision{Kind: KindScheduled, Target: target, Cause: c.String(), Reason: reason, At: m.now, Due: m.pending.due, Score: score})
 }
 
 // propose turns the pending schedule into a proposal in flight.
@@ -426,11 +540,11 @@ func (m *Machine) propose(reason string) {
 	if p.target == RoleLeaf {
 		kind = KindDemote
 	}
-	m.emit(Decision{Kind: kind, Target: p.target, Reason: reason, At: m.now, Score: p.score})
+	m.emit(Decision{Kind: kind, Target: p.target, Cause: p.cause.String(), Reason: reason, At: m.now, Score: p.score})
 }
 
 func (m *Machine) cancel(reason string) {
 	p := m.pending
 	m.pending = nil
-	m.emit(Decision{Kind: KindCancelled, Target: p.target, Reason: reason, At: m.now, Score: p.score})
+	m.emit(Decision{Kind: KindCancelled, Target: p.target, Cause: p.cause.String(), Reason: reason, At: m.now, Score: p.score})
 }

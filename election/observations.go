@@ -7,8 +7,8 @@ import (
 )
 
 // Observation is an input to Machine.Step. The set is closed: Tick, Uptime,
-// Reachability, Bandwidth, Resources, Demand, Load, Supernodes, RoleChanged
-// and RoleChangeFailed. Each carries At, the time it was measured or
+// Reachability, Bandwidth, Resources, Demand, Load, Supernodes, Candidate,
+// Suspended, RoleChanged and RoleChangeFailed. Each carries At, the time it was measured or
 // happened; the machine's clock is the latest At it has seen.
 type Observation interface {
 	observedAt() time.Time
@@ -97,6 +97,34 @@ type Supernodes struct {
 	At        time.Time
 }
 
+// Candidate reports that another node, a leaf, has a promotion pending (its
+// own Machine.Candidate), heard from that node or relayed by peers. A leaf that can reach no supernode defers to
+// every fresh candidate that ranks above it (a higher score, or an equal
+// one within the score tie and a higher ID), so an empty overlay promotes
+// one node, not every node that finds it empty. Reports older than
+// ReportTTL are ignored.
+type Candidate struct {
+	// From identifies the candidate (its peer ID, as Config.ID names it).
+	From string
+	// Score: the candidate's election score in [0,1] (Status.Score).
+	Score float64
+	// At: when the candidate itself said so (a relayed candidacy: when it
+	// was heard, minus the age the relay reported).
+	At time.Time
+}
+
+// Suspended reports that the process was suspended — the machine slept,
+// or the process was stopped — and woke at At, having been away at least
+// Slept: the caller's wall clock jumped ahead of its monotonic clock, or its
+// periodic ticks were missed by far more than the tick. A supernode that
+// slept steps down at once (its leaves failed over as for a dead one; it
+// comes back only through the election); measurements and reports from
+// before the sleep are dropped, and current uptime counts from At.
+type Suspended struct {
+	Slept time.Duration
+	At    time.Time
+}
+
 // RoleChanged reports that the node now runs as Role: the caller carried out
 // a proposal, or changed the role on its own (operator, restored state).
 type RoleChanged struct {
@@ -119,6 +147,8 @@ func (o Resources) observedAt() time.Time        { return o.At }
 func (o Demand) observedAt() time.Time           { return o.At }
 func (o Load) observedAt() time.Time             { return o.At }
 func (o Supernodes) observedAt() time.Time       { return o.At }
+func (o Candidate) observedAt() time.Time        { return o.At }
+func (o Suspended) observedAt() time.Time        { return o.At }
 func (o RoleChanged) observedAt() time.Time      { return o.At }
 func (o RoleChangeFailed) observedAt() time.Time { return o.At }
 
@@ -213,6 +243,23 @@ func (o Supernodes) check() error {
 		return invalid("Supernodes", "negative Reachable %d", o.Reachable)
 	}
 	return checkAt("Supernodes", o.At)
+}
+
+func (o Candidate) check() error {
+	if o.From == "" {
+		return invalid("Candidate", "empty From")
+	}
+	if !(o.Score >= 0 && o.Score <= 1) { // also NaN
+		return invalid("Candidate", "Score %v outside [0,1]", o.Score)
+	}
+	return checkAt("Candidate", o.At)
+}
+
+func (o Suspended) check() error {
+	if o.Slept <= 0 {
+		return invalid("Suspended", "Slept %v must be > 0", o.Slept)
+	}
+	return checkAt("Suspended", o.At)
 }
 
 func (o RoleChanged) check() error {

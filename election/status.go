@@ -24,7 +24,14 @@ type Status struct {
 
 	// Leaving: a supernode with a demotion scheduled or in flight
 	// (Machine.Leaving), for its load reports.
-	Leaving      bool           `json:"leaving,omitempty"`
+	Leaving bool `json:"leaving,omitempty"`
+	// Candidate: a leaf with a promotion scheduled or in flight
+	// (Machine.Candidate), for its probe answers.
+	Candidate bool `json:"candidate,omitempty"`
+	// WokeAt: the last wake-up from a suspension, and Slept how long the
+	// node was away (Suspended); current uptime counts from WokeAt.
+	WokeAt       time.Time      `json:"woke_at,omitzero"`
+	Slept        time.Duration  `json:"slept_ns,omitempty"`
 	Pending      *PendingStatus `json:"pending"`       // null when none
 	LastDecision *Decision      `json:"last_decision"` // null before the first
 	// Failures: consecutive failed role changes; BackoffUntil: no new
@@ -45,6 +52,9 @@ type DemandStatus struct {
 	Reporters int `json:"reporters"`
 	Leaving   int `json:"leaving,omitempty"`
 	RankBelow int `json:"rank_below,omitempty"`
+	// CandidatesAbove: leaves with a promotion pending that rank above this
+	// one (Candidate observations); an empty overlay waits for them.
+	CandidatesAbove int `json:"candidates_above,omitempty"`
 	// OwnRho, OwnLeaves: own load (supernode only, when fresh).
 	OwnRho    *float64 `json:"own_rho,omitempty"`
 	OwnLeaves *int     `json:"own_leaves,omitempty"`
@@ -88,6 +98,8 @@ func (c cause) String() string {
 		return "surplus"
 	case causeIneligible:
 		return "ineligible"
+	case causeSuspended:
+		return "suspended"
 	}
 	return "none"
 }
@@ -107,9 +119,12 @@ func (m *Machine) Status() Status {
 		Failures:     m.failures,
 		BackoffUntil: m.backoffUntil,
 		Leaving:      m.Leaving(),
+		Candidate:    m.Candidate(),
+		WokeAt:       m.wokeAt,
+		Slept:        m.slept,
 	}
 	v := s.demand
-	d := DemandStatus{Reporters: v.peers, Leaving: v.peers - v.staying, RankBelow: v.below, Condition: "none"}
+	d := DemandStatus{Reporters: v.peers, Leaving: v.peers - v.staying, RankBelow: v.below, CandidatesAbove: v.above, Condition: "none"}
 	if v.supernodesKnown {
 		n := v.supernodes
 		d.Supernodes = &n
@@ -122,6 +137,9 @@ func (m *Machine) Status() Status {
 			d.Condition, d.Since, d.Detail = "need", m.needSince, s.needWhy.String()
 		case s.empty:
 			d.Condition, d.Since, d.Detail = "empty", m.emptySince, s.emptyWhy.String()
+			if v.above > 0 {
+				d.Detail += "; waiting: " + v.aboveText() + " promotes first"
+			}
 		default:
 			d.Detail = s.needWhy.String()
 		}
@@ -199,6 +217,12 @@ func (s Status) String() string {
 		fmt.Fprintf(&b, "pending:    become %s (%s), %s: %s\n", p.Target, p.Cause, state, p.Reason)
 	} else {
 		b.WriteString("pending:    none\n")
+	}
+	if s.Candidate {
+		b.WriteString("candidate:  yes (a promotion is pending; leaves ranked below wait for it)\n")
+	}
+	if !s.WokeAt.IsZero() {
+		fmt.Fprintf(&b, "suspended:  woke %s ago after %s away\n", ago(s.WokeAt), s.Slept.Round(time.Second))
 	}
 	if s.Failures > 0 {
 		fmt.Fprintf(&b, "failures:   %d, backing off until %s\n", s.Failures, ts(s.BackoffUntil))

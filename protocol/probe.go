@@ -77,6 +77,9 @@ func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
 			return nil, fmt.Errorf("probe response: supernode %d: %w", i, err)
 		}
 	}
+	if err := l.validateCandidates(m.Candidates); err != nil {
+		return nil, fmt.Errorf("probe response: %w", err)
+	}
 	return &m, nil
 }
 

@@ -30,8 +30,10 @@ func nodeFlags(stderr io.Writer) (*cmdFlags, *nodeOpts) {
 itself to supernode when its measured uptime, upload bandwidth, reachability
 (verified by a dial-back) and headroom make it eligible AND the supernodes'
 load says another is needed; it steps down when it is no longer fit or
-needed, handing its leaves over, without a restart. The first node of an
-empty overlay needs --role supernode (nobody can measure it yet).
+needed, handing its leaves over, without a restart. Nodes started together
+with no supernode elect one among themselves (a node alone cannot be
+measured: --role supernode forces it). A supernode that wakes from a
+suspension (system sleep, SIGSTOP) steps down at once.
 
 While a supernode its records and peerstore live in DATA/datastore and
 survive restarts. On SIGINT/SIGTERM a supernode hands its leaves over first;

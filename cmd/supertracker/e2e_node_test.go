@@ -116,6 +116,13 @@ type enElection struct {
 		Detail    string `json:"detail"`
 	} `json:"demand"`
 	Failures int `json:"failures"`
+	// Issue 19 (cold start and sleep).
+	Since     time.Time     `json:"since"`
+	Candidate bool          `json:"candidate"`
+	WokeAt    time.Time     `json:"woke_at"`
+	Slept     time.Duration `json:"slept_ns"`
+	DHTPeers  []string      `json:"dht_peers"`
+	Score     float64       `json:"score"`
 }
 
 type enStatus struct {

@@ -28,22 +28,49 @@ var ErrUnreachable = errors.New("probe: not reachable by dial-back")
 // connection (multistream-select: varint length, "/multistream/1.0.0\n").
 var multistreamHeader = append([]byte{19}, "/multistream/1.0.0\n"...)
 
+// Answers is what a Server tells load probes. Every function may be nil.
+type Answers struct {
+	// Load: the node's load; nil while it is not a supernode.
+	Load func() *pb.Load
+	// Supernodes: the supernodes the node knows (Gnutella's
+	// X-Try-Ultrapeers); at most limits.MaxSupernodeResults are sent.
+	Supernodes func() []peer.AddrInfo
+	// Candidates: pending promotions, the node's own first; at most
+	// protocol.MaxCandidates are sent.
+	Candidates func() []Candidacy
+}
+
+// Candidacy is a leaf with a promotion pending, as a load probe's answer
+// carries it.
+type Candidacy struct {
+	Peer  peer.AddrInfo
+	Score float64
+	// Age: how long ago the candidate itself said so (0: the answering
+	// node itself); relays keep counting it.
+	Age time.Duration
+}
+
+// Answer is a load probe's answer, validated.
+type Answer struct {
+	// Load is nil when the peer is not a supernode.
+	Load       *pb.Load
+	Supernodes []peer.AddrInfo
+	Candidates []Candidacy
+}
+
 // Server answers probes on a host.
 type Server struct {
 	h      host.Host
 	limits protocol.Limits
-	load   func() *pb.Load
-	try    func() []peer.AddrInfo
+	ans    Answers
 	wg     sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-// NewServer serves ProbeProtocol on h. load may return nil (a leaf); try,
-// if set, lists the supernodes this node knows for load answers (at most
-// limits.MaxSupernodeResults are sent).
-func NewServer(h host.Host, limits protocol.Limits, load func() *pb.Load, try func() []peer.AddrInfo) *Server {
-	s := &Server{h: h, limits: limits, load: load, try: try}
+// NewServer serves ProbeProtocol on h, answering load probes with ans.
+func NewServer(h host.Host, limits protocol.Limits, ans Answers) *Server {
+	s := &Server{h: h, limits: limits, ans: ans}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(protocol.ProbeProtocol, s.handle)
 	return s
@@ -83,25 +110,41 @@ func (s *Server) handle(st network.Stream) {
 			resp.Reachable, resp.DialedAddr = true, a.Bytes()
 		}
 	case req.GetLoad() != nil:
-		if s.load != nil {
-			resp.Load = s.load()
-		}
-		if s.try != nil {
-			for _, ai := range s.try() {
-				if len(resp.Supernodes) == s.limits.MaxSupernodeResults {
-					break
-				}
-				if len(ai.Addrs) > 0 {
-					resp.Supernodes = append(resp.Supernodes, s.limits.PeerToPB(ai))
-				}
-			}
-		}
+		s.answerLoad(resp)
 	}
 	if err := protocol.WriteMsg(st, resp); err != nil {
 		st.Reset()
 		return
 	}
 	st.Close()
+}
+
+// answerLoad fills a load probe's answer from s.ans, within the limits.
+func (s *Server) answerLoad(resp *pb.ProbeResponse) {
+	if s.ans.Load != nil {
+		resp.Load = s.ans.Load()
+	}
+	if s.ans.Supernodes != nil {
+		for _, ai := range s.ans.Supernodes() {
+			if len(resp.Supernodes) == s.limits.MaxSupernodeResults {
+				break
+			}
+			if len(ai.Addrs) > 0 {
+				resp.Supernodes = append(resp.Supernodes, s.limits.PeerToPB(ai))
+			}
+		}
+	}
+	if s.ans.Candidates != nil {
+		for _, c := range s.ans.Candidates() {
+			if len(resp.Candidates) == protocol.MaxCandidates {
+				break
+			}
+			if !(c.Score >= 0 && c.Score <= 1) || c.Age < 0 || c.Age.Milliseconds() > protocol.MaxCandidateAgeMs {
+				continue
+			}
+			resp.Candidates = append(resp.Candidates, &pb.Candidate{Peer: s.limits.PeerToPB(c.Peer), Score: c.Score, AgeMs: uint32(c.Age.Milliseconds())})
+		}
+	}
 }
 
 // sink reads the probe's filler to EOF and times first to last byte.
@@ -145,7 +188,7 @@ func (s *Server) dialBack(remote ma.Multiaddr, addrs []ma.Multiaddr) ma.Multiadd
 			continue
 		}
 		tcp, ok := na.(*net.TCPAddr)
-		if !ok || !tcp.IP.Equal(rip) {
+		if !ok || !dialBackAllowed(rip, tcp.IP) {
 			continue // only TCP, only the requester's own IP
 		}
 		d := net.Dialer{Timeout: 2 * time.Second}
@@ -162,6 +205,16 @@ func (s *Server) dialBack(remote ma.Multiaddr, addrs []ma.Multiaddr) ma.Multiadd
 		}
 	}
 	return nil
+}
+
+// dialBackAllowed: a dial-back goes only to the IP the request came from,
+// so no one can aim it at a third host. On loopback the kernel picks
+// 127.0.0.1 as the source of a connection that was not bound to its
+// listen address (libp2p's TCP without port reuse), so a node on
+// 127.0.0.5 asks from 127.0.0.1: between loopback addresses any is the
+// same host, and the dial-back cannot leave it.
+func dialBackAllowed(from, target net.IP) bool {
+	return target.Equal(from) || (from.IsLoopback() && target.IsLoopback())
 }
 
 func call(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits, req *pb.ProbeRequest, after func(io.Writer) error) (resp *pb.ProbeResponse, err error) {
@@ -257,22 +310,34 @@ func DialBack(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limit
 
 // QueryLoad asks p for its load (nil if p is not a supernode).
 func QueryLoad(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits) (*pb.Load, error) {
-	l, _, err := QueryLoadAndSupernodes(ctx, h, p, limits)
-	return l, err
+	a, err := Query(ctx, h, p, limits)
+	return a.Load, err
 }
 
 // QueryLoadAndSupernodes asks p for its load (nil if p is not a supernode)
 // and the supernodes it knows (validated).
 func QueryLoadAndSupernodes(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits) (*pb.Load, []peer.AddrInfo, error) {
+	a, err := Query(ctx, h, p, limits)
+	return a.Load, a.Supernodes, err
+}
+
+// Query asks p for its load, the supernodes it knows and the pending
+// promotions it knows of (validated).
+func Query(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits) (Answer, error) {
 	resp, err := call(ctx, h, p, limits, &pb.ProbeRequest{Body: &pb.ProbeRequest_Load{Load: &pb.LoadRequest{}}}, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("probe: load of %s: %w", p, err)
+		return Answer{}, fmt.Errorf("probe: load of %s: %w", p, err)
 	}
-	var try []peer.AddrInfo
+	a := Answer{Load: resp.Load}
 	for _, sp := range resp.Supernodes {
 		if ai, err := limits.PeerFromPB(sp); err == nil { // validated by the decoder
-			try = append(try, ai)
+			a.Supernodes = append(a.Supernodes, ai)
 		}
 	}
-	return resp.Load, try, nil
+	for _, c := range resp.Candidates {
+		if ai, err := limits.PeerFromPB(c.GetPeer()); err == nil { // validated by the decoder
+			a.Candidates = append(a.Candidates, Candidacy{Peer: ai, Score: c.GetScore(), Age: time.Duration(c.GetAgeMs()) * time.Millisecond})
+		}
+	}
+	return a, nil
 }

@@ -41,7 +41,7 @@ func newHost(t *testing.T, opts ...libp2p.Option) host.Host {
 
 func pair(t *testing.T, opts ...libp2p.Option) (client, server host.Host) {
 	client, server = newHost(t, opts...), newHost(t)
-	s := probe.NewServer(server, protocol.DefaultLimits, func() *pb.Load { return &pb.Load{Leaves: 3, MaxLeaves: 10, Rho: 0.25} }, nil)
+	s := probe.NewServer(server, protocol.DefaultLimits, probe.Answers{Load: func() *pb.Load { return &pb.Load{Leaves: 3, MaxLeaves: 10, Rho: 0.25} }})
 	t.Cleanup(s.Close)
 	if err := client.Connect(t.Context(), peer.AddrInfo{ID: server.ID(), Addrs: server.Addrs()}); err != nil {
 		t.Fatal(err)
@@ -102,9 +102,9 @@ func TestQueryLoad(t *testing.T) {
 func TestQueryLoadAndSupernodes(t *testing.T) {
 	client, server := newHost(t), newHost(t)
 	sn := newHost(t)
-	s := probe.NewServer(server, protocol.DefaultLimits, func() *pb.Load { return nil }, func() []peer.AddrInfo {
+	s := probe.NewServer(server, protocol.DefaultLimits, probe.Answers{Load: func() *pb.Load { return nil }, Supernodes: func() []peer.AddrInfo {
 		return []peer.AddrInfo{{ID: sn.ID(), Addrs: sn.Addrs()}, {ID: client.ID()}}
-	})
+	}})
 	t.Cleanup(s.Close)
 	if err := client.Connect(t.Context(), peer.AddrInfo{ID: server.ID(), Addrs: server.Addrs()}); err != nil {
 		t.Fatal(err)
@@ -115,5 +115,43 @@ func TestQueryLoadAndSupernodes(t *testing.T) {
 	}
 	if l != nil || len(try) != 1 || try[0].ID != sn.ID() || len(try[0].Addrs) == 0 {
 		t.Fatalf("load %v, supernodes %v: want no load and %s with its addresses", l, try, sn.ID())
+	}
+}
+
+// A leaf with a promotion pending answers with its candidacy first, then
+// the ones it heard; entries out of range are left out, and no more than
+// protocol.MaxCandidates are sent.
+func TestQueryCandidates(t *testing.T) {
+	client, server := newHost(t), newHost(t)
+	heard := newHost(t)
+	s := probe.NewServer(server, protocol.DefaultLimits, probe.Answers{Candidates: func() []probe.Candidacy {
+		out := []probe.Candidacy{
+			{Peer: peer.AddrInfo{ID: server.ID(), Addrs: server.Addrs()}, Score: 0.6},
+			{Peer: peer.AddrInfo{ID: heard.ID(), Addrs: heard.Addrs()}, Score: 0.4, Age: 1500 * time.Millisecond},
+			{Peer: peer.AddrInfo{ID: heard.ID()}, Score: 2},                   // out of range: left out
+			{Peer: peer.AddrInfo{ID: heard.ID()}, Score: 0.1, Age: time.Hour}, // too old: left out
+		}
+		for range protocol.MaxCandidates {
+			out = append(out, probe.Candidacy{Peer: peer.AddrInfo{ID: heard.ID()}, Score: 0.1})
+		}
+		return out
+	}})
+	t.Cleanup(s.Close)
+	if err := client.Connect(t.Context(), peer.AddrInfo{ID: server.ID(), Addrs: server.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := probe.Query(t.Context(), client, server.ID(), protocol.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Load != nil || len(a.Supernodes) != 0 || len(a.Candidates) != protocol.MaxCandidates {
+		t.Fatalf("answer %+v: want no load, no supernodes, %d candidates", a, protocol.MaxCandidates)
+	}
+	c0, c1 := a.Candidates[0], a.Candidates[1]
+	if c0.Peer.ID != server.ID() || c0.Score != 0.6 || c0.Age != 0 || len(c0.Peer.Addrs) == 0 {
+		t.Errorf("own candidacy %+v", c0)
+	}
+	if c1.Peer.ID != heard.ID() || c1.Score != 0.4 || c1.Age != 1500*time.Millisecond {
+		t.Errorf("heard candidacy %+v", c1)
 	}
 }

@@ -50,6 +50,13 @@ type Config struct {
 	ProbeDuration time.Duration
 	// HandoverTimeout bounds a demotion's hand-over of leaves.
 	HandoverTimeout time.Duration
+	// SuspendGap: two ticks further apart than this, on the monotonic
+	// clock, or a wall clock that moved this much further than the
+	// monotonic one between them, mean the process was suspended (machine
+	// asleep, process stopped); a supernode then steps down at once. Far
+	// more than Tick, and at least the leaves' failover time, so a merely
+	// slow tick is not a sleep. 0 turns detection off.
+	SuspendGap time.Duration
 	// Seed for the election's jitter; 0 draws one at random.
 	Seed uint64
 	// Logger receives structured logs.
@@ -67,6 +74,7 @@ func DefaultConfig() Config {
 		ProbeBytes:      1 << 20,          // ≤ 1 MiB per probe: ~2.5 MiB an hour
 		ProbeDuration:   2 * time.Second,
 		HandoverTimeout: 30 * time.Second,
+		SuspendGap:      time.Minute, // 12 ticks; leaves fail over within seconds
 		Logger:          slog.Default(),
 	}
 }
@@ -81,6 +89,7 @@ func LocalConfig() Config {
 	c.ProbeBytes = 256 << 10
 	c.ProbeDuration = time.Second
 	c.HandoverTimeout = 10 * time.Second
+	c.SuspendGap = 10 * time.Second            // 10 ticks
 	c.Leaf.DiscoveryInterval = 5 * time.Second // new supernodes appear within seconds
 	return c
 }
@@ -97,6 +106,8 @@ func (c *Config) Validate() error {
 		return bad("ProbeBytes/ProbeDuration", "must be > 0")
 	case c.HandoverTimeout <= 0:
 		return bad("HandoverTimeout", "must be > 0")
+	case c.SuspendGap != 0 && c.SuspendGap <= 2*c.Tick:
+		return bad("SuspendGap", "must be 0 (off) or more than two ticks")
 	case c.ForceRole != ForceNone && c.ForceRole != ForceLeaf && c.ForceRole != ForceSupernode:
 		return bad("ForceRole", `must be "", "leaf" or "supernode"`)
 	case c.Logger == nil:

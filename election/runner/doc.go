@@ -16,6 +16,17 @@
 // Records stay findable throughout: they live on r supernodes, and every
 // role change re-announces the node's own set through the new route.
 //
+// Cold start (discovery.go): a node that knows no supernode asks the peers
+// it met (configured addresses, peers seen, every connected peer) for
+// their load, the supernodes they know and the pending promotions they
+// know of, and feeds those candidacies to the election, so an empty
+// overlay promotes one node; a supernode whose DHT routing table is empty
+// keeps asking and joins the supernodes it finds, so supernodes that
+// promoted apart merge. Sleep (suspend.go): two ticks too far apart on
+// the monotonic clock, or a wall clock that ran ahead of it, are a
+// suspension; the election is told, and a supernode steps down at once,
+// without waiting for a hand-over.
+//
 // The caller's loop is the runner's own; a caller only builds it and reads
 // its state:
 //

@@ -45,7 +45,8 @@ type Runner struct {
 	mu          sync.Mutex
 	sn          *supernode.Node // non-nil while a supernode
 	changing    bool
-	asking      atomic.Bool // askForSupernodes in flight
+	asking      atomic.Bool // a discovery round in flight
+	heard       map[peer.ID]heardCandidate
 	status      election.Status
 	roleChanges int
 	lastProbe   time.Time
@@ -82,7 +83,7 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r.agent = agent
-	r.probe = probe.NewServer(h, cfg.Supernode.Limits, r.loadReport, r.trySupernodes)
+	r.probe = probe.NewServer(h, cfg.Supernode.Limits, probe.Answers{Load: r.loadReport, Supernodes: r.trySupernodes, Candidates: r.candidacies})
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.ForceRole == ForceSupernode {
 		if err := r.promote(); err != nil {
@@ -159,6 +160,7 @@ func (r *Runner) loop() {
 	t := time.NewTicker(r.cfg.Tick)
 	defer t.Stop()
 	tick := 0
+	var last time.Time
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -167,7 +169,10 @@ func (r *Runner) loop() {
 			f()
 		case <-t.C:
 			tick++
-			r.observe(time.Now(), tick)
+			now := time.Now()
+			r.checkSuspended(last, now)
+			last = now
+			r.observe(now, tick)
 		}
 		r.drain()
 	}
@@ -194,8 +199,10 @@ func (r *Runner) observe(now time.Time, tick int) {
 	r.step(election.Resources{CPU: r.cpu.free(), Mem: memFree(), At: now})
 	sn := r.Supernode()
 	if sn == nil {
-		if tick%2 == 0 && r.agent.Primary() == "" {
-			r.askForSupernodes() // orphaned: every supernode we knew failed
+		if r.agent.Primary() == "" {
+			// Orphaned (every supernode we knew failed, or none was ever
+			// reached): ask the peers met for supernodes and candidacies.
+			r.discover(nil)
 		}
 		loads := r.agent.Loads()
 		for _, l := range loads {
@@ -209,14 +216,11 @@ func (r *Runner) observe(now time.Time, tick int) {
 		if tick%3 == 0 {
 			r.askLoads(sn)
 		}
-		if tick%5 == 0 && st.RoutingTable < 2 {
-			// Few or no DHT peers (the others failed, or several nodes
-			// promoted at once): look for supernodes among peers met.
-			seen := r.agent.Seen()
-			r.background(func(ctx context.Context) func() {
-				_ = sn.Connect(ctx, seen[:min(len(seen), 64)])
-				return func() {}
-			})
+		if (st.RoutingTable == 0 && tick%2 == 0) || (st.RoutingTable < 2 && tick%5 == 0) {
+			// No or few DHT peers (the others failed, or several nodes
+			// promoted apart): keep looking for supernodes among the peers
+			// met and the ones they know, until the routing table holds one.
+			r.discover(sn)
 		}
 	}
 	r.mu.Lock()
@@ -229,38 +233,6 @@ func (r *Runner) observe(now time.Time, tick int) {
 		r.measure()
 	}
 	r.m.Tick(now)
-}
-
-// loadSample: how many other supernodes askLoads queries per round. The
-// surplus decision and the demotion order read the peers that answered
-// within ReportTTL, so a sample this size covers a testnet's supernodes and
-// ranks a node among a fair share of a large overlay's.
-const loadSample = 8
-
-// askLoads queries other supernodes' load in the background: the demand
-// signal between supernodes, their scores and Leaving flags.
-func (r *Runner) askLoads(sn *supernode.Node) {
-	peers := sn.DHT().RoutingTable().ListPeers()
-	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
-	peers = peers[:min(loadSample, len(peers))]
-	r.background(func(ctx context.Context) func() {
-		var obs []election.Observation
-		for _, p := range peers {
-			l, err := probe.QueryLoad(ctx, r.host, p, r.cfg.Supernode.Limits)
-			if err != nil {
-				r.cfg.Logger.Debug("load query failed", "peer", p, "err", err)
-			}
-			if err == nil && l != nil {
-				obs = append(obs, election.Demand{From: p.String(), Rho: l.GetRho(), Leaves: int(l.GetLeaves()), MaxLeaves: int(l.GetMaxLeaves()),
-					Leaving: l.GetLeaving(), Score: l.GetScore(), At: time.Now()})
-			}
-		}
-		return func() {
-			for _, o := range obs {
-				r.step(o)
-			}
-		}
-	})
 }
 
 // measure runs a bandwidth probe and a dial-back against a peer: the
@@ -278,8 +250,9 @@ func (r *Runner) measure() {
 		}
 	} else if target = r.agent.Primary(); target == "" {
 		// Not attached (refused for capacity, or every supernode failed):
-		// any supernode or peer met can measure us all the same.
-		if ps := r.agent.Seen(); len(ps) > 0 {
+		// any supernode or peer met (connected peers included: in a cold
+		// start nobody may have told us of anyone) can measure us.
+		if ps := r.met(); len(ps) > 0 {
 			target = ps[rand.IntN(len(ps))].ID
 		}
 	}
@@ -348,13 +321,13 @@ func (r *Runner) drain() {
 		if busy {
 			continue
 		}
-		target := d.Target
+		target, cause := d.Target, d.Cause
 		r.background(func(context.Context) func() {
 			var err error
 			if target == election.RoleSupernode {
 				err = r.promote()
 			} else {
-				err = r.demote()
+				err = r.demote(cause)
 			}
 			at := time.Now()
 			return func() {
@@ -385,8 +358,15 @@ func (r *Runner) drain() {
 func (r *Runner) promote() error {
 	cfg := r.cfg.Supernode
 	boot := map[peer.ID]peer.AddrInfo{}
-	candidates := append(append([]peer.AddrInfo{}, cfg.BootstrapPeers...), r.agent.Supernodes()...)
-	candidates = append(append(candidates, r.cfg.Leaf.Supernodes...), r.agent.Seen()...)
+	// DHT bootstrap candidates: the bootstrap and supernode addresses given,
+	// the supernodes attached to, the peers met, and the supernodes those
+	// know — found before serving, so this node joins the supernodes that
+	// exist instead of starting a DHT of its own.
+	fctx, fcancel := context.WithTimeout(r.ctx, 2*discoverWait)
+	found := r.findSupernodes(fctx)
+	fcancel()
+	candidates := append(append(found, cfg.BootstrapPeers...), r.agent.Supernodes()...)
+	candidates = append(append(candidates, r.cfg.Leaf.Supernodes...), r.met()...)
 	for _, p := range candidates {
 		if p.ID != r.host.ID() {
 			boot[p.ID] = p
@@ -416,7 +396,12 @@ func (r *Runner) promote() error {
 }
 
 // demote hands the attached leaves over and goes back to being a leaf.
-func (r *Runner) demote() error {
+// A node that woke from a suspension (cause "suspended") steps down at
+// once: its leaves saw a dead supernode and failed over while it slept.
+// Otherwise a failed hand-over does not block the step-down when the
+// leaves could reach another supernode themselves (every one left); only
+// leaves still attached with nowhere to go call it off.
+func (r *Runner) demote(cause string) error {
 	sn := r.Supernode()
 	if sn == nil {
 		return nil
@@ -427,19 +412,20 @@ func (r *Runner) demote() error {
 			others = append(others, p)
 		}
 	}
-	if len(others) == 0 {
-		return errors.New("no other supernode to hand leaves over to")
+	if n := sn.Stats().Leaves; len(others) == 0 && n > 0 && cause != "suspended" {
+		// Leaves gossip the other supernodes they attach to, and this
+		// node joins them in its DHT: it knowing none means they have none.
+		return fmt.Errorf("no other supernode to hand %d leaves over to", n)
 	}
 	sn.StepDown()
 	r.agent.AddSupernodes(others...)
 	r.agent.SetLocal(nil)
+	if cause == "suspended" {
+		return r.stopServing(sn)
+	}
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.HandoverTimeout)
 	defer cancel()
-	if err := r.agent.WaitAttached(ctx); err != nil {
-		r.agent.SetLocal(sn)
-		sn.Resume()
-		return fmt.Errorf("attaching elsewhere: %w", err)
-	}
+	attachErr := r.agent.WaitAttached(ctx)
 	// Leaves move on their next heartbeat (STEPPING_DOWN); wait for them.
 	for sn.Stats().Leaves > 0 && ctx.Err() == nil {
 		select {
@@ -447,9 +433,22 @@ func (r *Runner) demote() error {
 		case <-time.After(100 * time.Millisecond): // poll interval
 		}
 	}
-	if n := sn.Stats().Leaves; n > 0 {
+	switch n := sn.Stats().Leaves; {
+	case n == 0 && attachErr != nil:
+		// Its own agent keeps looking, as any orphaned leaf does.
+		r.cfg.Logger.Warn("stepping down before attaching elsewhere: every leaf left", "others_known", len(others), "err", attachErr)
+	case n > 0 && attachErr != nil:
+		r.agent.SetLocal(sn)
+		sn.Resume()
+		return fmt.Errorf("attaching elsewhere, %d leaves still attached: %w", n, attachErr)
+	case n > 0:
 		r.cfg.Logger.Warn("stepping down with leaves still attached", "leaves", n)
 	}
+	return r.stopServing(sn)
+}
+
+// stopServing ends the supernode service: the node is a leaf from here.
+func (r *Runner) stopServing(sn *supernode.Node) error {
 	r.mu.Lock()
 	r.sn = nil
 	r.mu.Unlock()
@@ -465,39 +464,6 @@ func (r *Runner) trySupernodes() []peer.AddrInfo {
 	}
 	ss := r.agent.Supernodes()
 	return ss[:min(len(ss), 16)]
-}
-
-// askForSupernodes asks a few peers met for the supernodes they know: how a
-// leaf whose supernodes all failed finds the ones elected since, when they
-// are not among the peers it met.
-func (r *Runner) askForSupernodes() {
-	if !r.asking.CompareAndSwap(false, true) {
-		return // one round at a time
-	}
-	seen := r.agent.Seen()
-	rand.Shuffle(len(seen), func(i, j int) { seen[i], seen[j] = seen[j], seen[i] })
-	seen = seen[:min(4, len(seen))]
-	r.background(func(ctx context.Context) func() {
-		var found []peer.AddrInfo
-		for _, p := range seen {
-			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			l, try, err := probe.QueryLoadAndSupernodes(qctx, r.host, p.ID, r.cfg.Supernode.Limits)
-			cancel()
-			if err != nil {
-				continue
-			}
-			if l != nil { // p is a supernode itself
-				found = append(found, p)
-			}
-			found = append(found, try...)
-		}
-		if len(found) > 0 {
-			r.agent.AddSupernodes(found...)
-			r.cfg.Logger.Debug("supernodes learned from peers met", "count", len(found))
-		}
-		r.asking.Store(false)
-		return func() {}
-	})
 }
 
 // loadReport answers load probes: the supernode's load, nil while a leaf.

@@ -272,7 +272,14 @@ type ProbeResponse struct {
 	// the ones it is attached to or peers with): Gnutella's
 	// X-Try-Ultrapeers, so a leaf whose supernodes all failed can find the
 	// ones elected since through any peer it met.
-	Supernodes    []*Peer `protobuf:"bytes,8,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
+	Supernodes []*Peer `protobuf:"bytes,8,rep,name=supernodes,proto3" json:"supernodes,omitempty"`
+	// load: pending promotions (candidates) the receiver knows of: itself
+	// first (age_ms 0) if it is a leaf with a promotion scheduled or in
+	// flight, then the highest-ranked ones it heard of, from the candidates
+	// or relayed; age_ms keeps growing through relays, so a candidacy dies a
+	// while after the candidate last said so. A leaf of an empty overlay
+	// waits for a candidate ranked above it, so one node bootstraps it.
+	Candidates    []*Candidate `protobuf:"bytes,9,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -363,6 +370,74 @@ func (x *ProbeResponse) GetSupernodes() []*Peer {
 	return nil
 }
 
+func (x *ProbeResponse) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+// Candidate is a leaf with a promotion pending.
+type Candidate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Peer          *Peer                  `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`                 // the candidate: peer ID and addresses
+	Score         float64                `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`             // its election score in [0,1]
+	AgeMs         uint32                 `protobuf:"varint,3,opt,name=age_ms,json=ageMs,proto3" json:"age_ms,omitempty"` // how long ago the candidate itself said so
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Candidate) Reset() {
+	*x = Candidate{}
+	mi := &file_probe_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Candidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Candidate) ProtoMessage() {}
+
+func (x *Candidate) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
+func (*Candidate) Descriptor() ([]byte, []int) {
+	return file_probe_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Candidate) GetPeer() *Peer {
+	if x != nil {
+		return x.Peer
+	}
+	return nil
+}
+
+func (x *Candidate) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Candidate) GetAgeMs() uint32 {
+	if x != nil {
+		return x.AgeMs
+	}
+	return 0
+}
+
 var File_probe_proto protoreflect.FileDescriptor
 
 const file_probe_proto_rawDesc = "" +
@@ -379,7 +454,7 @@ const file_probe_proto_rawDesc = "" +
 	"durationMs\"'\n" +
 	"\x0fDialBackRequest\x12\x14\n" +
 	"\x05addrs\x18\x01 \x03(\fR\x05addrs\"\r\n" +
-	"\vLoadRequest\"\xac\x02\n" +
+	"\vLoadRequest\"\xe8\x02\n" +
 	"\rProbeResponse\x12/\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x17.supertracker.v1.StatusR\x06status\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x14\n" +
@@ -392,7 +467,14 @@ const file_probe_proto_rawDesc = "" +
 	"\x04load\x18\a \x01(\v2\x15.supertracker.v1.LoadR\x04load\x125\n" +
 	"\n" +
 	"supernodes\x18\b \x03(\v2\x15.supertracker.v1.PeerR\n" +
-	"supernodesB2Z0github.com/supertracker/supertracker/protocol/pbb\x06proto3"
+	"supernodes\x12:\n" +
+	"\n" +
+	"candidates\x18\t \x03(\v2\x1a.supertracker.v1.CandidateR\n" +
+	"candidates\"c\n" +
+	"\tCandidate\x12)\n" +
+	"\x04peer\x18\x01 \x01(\v2\x15.supertracker.v1.PeerR\x04peer\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x15\n" +
+	"\x06age_ms\x18\x03 \x01(\rR\x05ageMsB2Z0github.com/supertracker/supertracker/protocol/pbb\x06proto3"
 
 var (
 	file_probe_proto_rawDescOnce sync.Once
@@ -406,29 +488,32 @@ func file_probe_proto_rawDescGZIP() []byte {
 	return file_probe_proto_rawDescData
 }
 
-var file_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_probe_proto_goTypes = []any{
 	(*ProbeRequest)(nil),    // 0: supertracker.v1.ProbeRequest
 	(*BandwidthProbe)(nil),  // 1: supertracker.v1.BandwidthProbe
 	(*DialBackRequest)(nil), // 2: supertracker.v1.DialBackRequest
 	(*LoadRequest)(nil),     // 3: supertracker.v1.LoadRequest
 	(*ProbeResponse)(nil),   // 4: supertracker.v1.ProbeResponse
-	(Status)(0),             // 5: supertracker.v1.Status
-	(*Load)(nil),            // 6: supertracker.v1.Load
-	(*Peer)(nil),            // 7: supertracker.v1.Peer
+	(*Candidate)(nil),       // 5: supertracker.v1.Candidate
+	(Status)(0),             // 6: supertracker.v1.Status
+	(*Load)(nil),            // 7: supertracker.v1.Load
+	(*Peer)(nil),            // 8: supertracker.v1.Peer
 }
 var file_probe_proto_depIdxs = []int32{
 	1, // 0: supertracker.v1.ProbeRequest.bandwidth:type_name -> supertracker.v1.BandwidthProbe
 	2, // 1: supertracker.v1.ProbeRequest.dial_back:type_name -> supertracker.v1.DialBackRequest
 	3, // 2: supertracker.v1.ProbeRequest.load:type_name -> supertracker.v1.LoadRequest
-	5, // 3: supertracker.v1.ProbeResponse.status:type_name -> supertracker.v1.Status
-	6, // 4: supertracker.v1.ProbeResponse.load:type_name -> supertracker.v1.Load
-	7, // 5: supertracker.v1.ProbeResponse.supernodes:type_name -> supertracker.v1.Peer
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	6, // 3: supertracker.v1.ProbeResponse.status:type_name -> supertracker.v1.Status
+	7, // 4: supertracker.v1.ProbeResponse.load:type_name -> supertracker.v1.Load
+	8, // 5: supertracker.v1.ProbeResponse.supernodes:type_name -> supertracker.v1.Peer
+	5, // 6: supertracker.v1.ProbeResponse.candidates:type_name -> supertracker.v1.Candidate
+	8, // 7: supertracker.v1.Candidate.peer:type_name -> supertracker.v1.Peer
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_probe_proto_init() }
@@ -448,7 +533,7 @@ func file_probe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_probe_proto_rawDesc), len(file_probe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
