@@ -44,6 +44,7 @@ type Agent struct {
 	wg     sync.WaitGroup
 	kick   chan struct{}
 	notif  *network.NotifyBundle
+	relay  *relayKeeper // relay slots while behind a NAT (relay.go)
 
 	sendMu sync.Mutex // orders announcements so seq numbers arrive in order
 
@@ -102,6 +103,7 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 		}
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.relay = newRelayKeeper(a.ctx, h, cfg, a.poke)
 	a.notif = &network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
 		if a.isAttached(c.RemotePeer()) {
 			a.poke()
@@ -125,6 +127,7 @@ func (a *Agent) Close() error {
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+	a.relay.close()
 	a.host.Network().StopNotify(a.notif)
 	a.mu.Lock()
 	all := append([]*snClient{}, a.backups...)
@@ -211,6 +214,9 @@ func (a *Agent) maintain() {
 		defer a.refreshAll("refresh")
 	}
 	a.fillBackups()
+	if a.relay.maintain(a.Supernodes()) {
+		a.refreshAll("relay addresses changed")
+	}
 	a.mu.Lock()
 	discover := a.now().Sub(a.lastDiscov) >= a.cfg.DiscoveryInterval
 	a.mu.Unlock()
