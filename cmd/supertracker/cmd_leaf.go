@@ -16,6 +16,7 @@ type leafOpts struct {
 	hb                               *time.Duration
 	bt                               btFlags
 	guard                            apiGuardFlags
+	relay                            *string
 }
 
 func leafFlags(stderr io.Writer) (*cmdFlags, *leafOpts) {
@@ -37,6 +38,7 @@ supernodes and exits 0.`, stderr)
 	}
 	o.bt = addBTFlags(fs)
 	o.guard = addAPIGuardFlags(fs)
+	o.relay = addRelayModeFlag(fs)
 	fs.list("listen", "supernode")
 	fs.check("listen", multiaddrList)
 	fs.check("supernode", peerList)
@@ -76,6 +78,7 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 	cfg := leaf.DefaultConfig()
 	cfg.Backups, cfg.HeartbeatInterval = *o.backups, *o.hb
 	cfg.Supernodes, cfg.DataDir, cfg.Logger = infos, *o.data, log
+	cfg.Relay.Mode = leaf.RelayMode(*o.relay)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -128,8 +128,10 @@ func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) 
 		return nil, nil, err
 	}
 	bw := metrics.NewBandwidthCounter()
+	// Hole punching (DCUtR) upgrades a connection relayed by a supernode
+	// for a leaf behind a NAT to a direct one where the NATs allow.
 	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ListenAddrs(listen...), libp2p.ResourceManager(mgr),
-		libp2p.BandwidthReporter(bw)}, extra...)
+		libp2p.BandwidthReporter(bw), libp2p.EnableHolePunching()}, extra...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		mgr.Close()
