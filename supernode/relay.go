@@ -2,14 +2,12 @@ package supernode
 
 import (
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // RelayConfig bounds the Circuit Relay v2 service a supernode runs for the
@@ -36,7 +34,7 @@ type RelayConfig struct {
 	// router's masquerading NAT).
 	MaxReservationsPerIP int
 	// MaxReservationsPerPrefix: reservations from one network prefix
-	// (IPv4 /24, IPv6 /48).
+	// (Config.PrefixBits4/6: /24 and /48 by default).
 	MaxReservationsPerPrefix int
 }
 
@@ -99,7 +97,8 @@ func (n *Node) startRelay() (*relay.Relay, error) {
 		return nil, nil
 	}
 	c := n.cfg.Relay.withDefaults(n.cfg.MaxLeaves)
-	acl := newRelayACL(n.sess.attached, c.MaxReservationsPerPrefix, c.ReservationTTL, n.clock.Now)
+	prefix := func(a ma.Multiaddr) string { return prefixGroup(a, n.cfg.PrefixBits4, n.cfg.PrefixBits6) }
+	acl := newRelayACL(n.sess.attached, prefix, c.MaxReservationsPerPrefix, c.ReservationTTL, n.clock.Now)
 	rc := relay.DefaultResources()
 	rc.Limit = &relay.RelayLimit{Duration: c.MaxDuration, Data: c.MaxBytes}
 	rc.ReservationTTL = c.ReservationTTL
@@ -122,6 +121,7 @@ func (n *Node) startRelay() (*relay.Relay, error) {
 // longer reachable through us even before its reservation lapses.
 type relayACL struct {
 	attached  func(peer.ID) bool
+	prefix    func(ma.Multiaddr) string // "": the prefix cap is off
 	perPrefix int
 	ttl       time.Duration
 	now       func() time.Time
@@ -135,8 +135,8 @@ type relayGrant struct {
 	expires time.Time
 }
 
-func newRelayACL(attached func(peer.ID) bool, perPrefix int, ttl time.Duration, now func() time.Time) *relayACL {
-	return &relayACL{attached: attached, perPrefix: perPrefix, ttl: ttl, now: now, byPeer: make(map[peer.ID]relayGrant)}
+func newRelayACL(attached func(peer.ID) bool, prefix func(ma.Multiaddr) string, perPrefix int, ttl time.Duration, now func() time.Time) *relayACL {
+	return &relayACL{attached: attached, prefix: prefix, perPrefix: perPrefix, ttl: ttl, now: now, byPeer: make(map[peer.ID]relayGrant)}
 }
 
 var _ relay.ACLFilter = (*relayACL)(nil)
@@ -148,10 +148,7 @@ func (a *relayACL) AllowReserve(p peer.ID, addr ma.Multiaddr) bool {
 	if !a.attached(p) {
 		return false
 	}
-	prefix, ok := netPrefix(addr)
-	if !ok {
-		return false
-	}
+	prefix := a.prefix(addr)
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -160,7 +157,7 @@ func (a *relayACL) AllowReserve(p peer.ID, addr ma.Multiaddr) bool {
 		switch {
 		case !now.Before(g.expires) || !a.attached(q):
 			delete(a.byPeer, q)
-		case q != p && g.prefix == prefix:
+		case q != p && prefix != "" && g.prefix == prefix:
 			n++
 		}
 	}
@@ -175,17 +172,4 @@ func (a *relayACL) AllowReserve(p peer.ID, addr ma.Multiaddr) bool {
 // leaf (the relay checks it holds a reservation).
 func (a *relayACL) AllowConnect(_ peer.ID, _ ma.Multiaddr, dest peer.ID) bool {
 	return a.attached(dest)
-}
-
-// netPrefix is the network prefix the per-prefix cap counts: IPv4 /24,
-// IPv6 /48.
-func netPrefix(addr ma.Multiaddr) (string, bool) {
-	ip, err := manet.ToIP(addr)
-	if err != nil {
-		return "", false
-	}
-	if v4 := ip.To4(); v4 != nil {
-		return v4.Mask(net.CIDRMask(24, 32)).String() + "/24", true
-	}
-	return ip.Mask(net.CIDRMask(48, 128)).String() + "/48", true
 }

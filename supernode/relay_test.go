@@ -76,7 +76,8 @@ func relayedConns(h host.Host, p peer.ID) int {
 // still attached.
 func TestRelayOnlyForAttachedLeaves(t *testing.T) {
 	cfg := inproc.SupernodeConfig()
-	cfg.Relay.MaxReservationsPerPrefix = 2 // every host here is 127.0.0.1: one /24
+	cfg.Relay.MaxReservationsPerPrefix = 2
+	cfg.PrefixBits4 = 24 // every host here is 127.0.0.1: one /24
 	cfg.SessionTimeout = time.Minute       // the raw leaves send no heartbeats
 	sn := inproc.StartSupernodes(t, 1, cfg)[0]
 
