@@ -210,17 +210,20 @@ func relayedBytes(t *testing.T, sns ...*nsProc) int64 {
 // on the Internet segment. B's lookup returns A with /p2p-circuit
 // addresses; B's BitTorrent tracker hands out A's client, fetched from A
 // with bt-peers through a supernode's relay; DCUtR upgrades A↔B to a direct
-// connection behind port-preserving NATs (endpoint-independent mapping),
-// never behind port-randomizing ones (endpoint-dependent mapping).
+// connection behind two port-preserving NATs (endpoint-independent
+// mapping), never when either NAT randomizes ports (endpoint-dependent
+// mapping: the address the supernodes observed is not the one the punch
+// comes from, and libp2p does no port prediction).
 func TestNATLeavesReachableThroughRelays(t *testing.T) {
 	for _, tc := range []struct {
-		kind   netns.NATKind
-		direct bool
+		kindA, kindB netns.NATKind
+		direct       bool
 	}{
-		{netns.PortPreserving, true},
-		{netns.PortRandom, false},
+		{netns.PortPreserving, netns.PortPreserving, true},
+		{netns.PortPreserving, netns.PortRandom, false},
+		{netns.PortRandom, netns.PortRandom, false},
 	} {
-		t.Run(tc.kind.String(), func(t *testing.T) {
+		t.Run(tc.kindA.String()+"+"+tc.kindB.String(), func(t *testing.T) {
 			lab, bin := natLab(t)
 			dir := t.TempDir()
 			in, err := lab.NewInternet()
@@ -233,11 +236,11 @@ func TestNATLeavesReachableThroughRelays(t *testing.T) {
 				t.Fatal(err)
 			}
 			ip1, ip2 := h1.IP, h2.IP
-			homeA, err := lab.NewHome(in, 1, tc.kind)
+			homeA, err := lab.NewHome(in, 1, tc.kindA)
 			if err != nil {
 				t.Fatal(err)
 			}
-			homeB, err := lab.NewHome(in, 2, tc.kind)
+			homeB, err := lab.NewHome(in, 2, tc.kindB)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,6 +265,9 @@ func TestNATLeavesReachableThroughRelays(t *testing.T) {
 					c := circuitAddrs(st.Addrs)
 					return len(st.Supernodes) == 2 && len(c) == 2, fmt.Sprintf("supernodes %v, addrs %v", st.Supernodes, st.Addrs)
 				})
+				if r := l.status(t).Relay; r == nil || r.Reachability != "private" || len(r.Relays) != 2 {
+					t.Fatalf("%s's status: relay %+v, want reachability private and slots on both supernodes", l.name, r)
+				}
 			}
 			idA := leafA.status(t).PeerID
 
@@ -421,7 +427,7 @@ func TestNATNodeNeverElected(t *testing.T) {
 		st := nat.status(t)
 		return len(circuitAddrs(st.Addrs)) > 0, fmt.Sprintf("addrs %v", st.Addrs)
 	})
-	if st := nat.status(t); st.Role != httpapi.RoleLeaf {
-		t.Fatalf("the NATed node became %s", st.Role)
+	if st := nat.status(t); st.Role != httpapi.RoleLeaf || st.Relay == nil || st.Relay.Reachability != "private" {
+		t.Fatalf("the NATed node: role %s, relay %+v; want a leaf, reachability private", st.Role, st.Relay)
 	}
 }
