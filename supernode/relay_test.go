@@ -77,8 +77,8 @@ func relayedConns(h host.Host, p peer.ID) int {
 func TestRelayOnlyForAttachedLeaves(t *testing.T) {
 	cfg := inproc.SupernodeConfig()
 	cfg.Relay.MaxReservationsPerPrefix = 2
-	cfg.PrefixBits4 = 24 // every host here is 127.0.0.1: one /24
-	cfg.SessionTimeout = time.Minute       // the raw leaves send no heartbeats
+	cfg.PrefixBits4 = 24             // every host here is 127.0.0.1: one /24
+	cfg.SessionTimeout = time.Minute // the raw leaves send no heartbeats
 	sn := inproc.StartSupernodes(t, 1, cfg)[0]
 
 	outsider := inproc.NewHost(t)

@@ -144,9 +144,9 @@ func circuitAddrs(addrs []string) []string {
 	return out
 }
 
-// btAnnounce is a BitTorrent client's HTTP announce from inside ns; it
+// natBTAnnounce is a BitTorrent client's HTTP announce from inside ns; it
 // returns the compact peers handed out.
-func btAnnounce(ns netns.NS, tracker string, ih bttracker.InfoHash, peerID string, port, left int) ([]netip.AddrPort, error) {
+func natBTAnnounce(ns netns.NS, tracker string, ih bttracker.InfoHash, peerID string, port, left int) ([]netip.AddrPort, error) {
 	q := url.Values{
 		"info_hash": {string(ih[:])}, "peer_id": {peerID}, "port": {strconv.Itoa(port)},
 		"uploaded": {"0"}, "downloaded": {"0"}, "left": {strconv.Itoa(left)}, "compact": {"1"}, "numwant": {"50"},
@@ -276,12 +276,12 @@ func TestNATLeavesReachableThroughRelays(t *testing.T) {
 			var ih bttracker.InfoHash
 			copy(ih[:], "supertracker-nat-e2e")
 			clientA := netip.AddrPortFrom(netip.MustParseAddr(homeA.WANIP), 51413)
-			if _, err := btAnnounce(homeA.Host, "127.0.0.1:6969", ih, "-ST0001-clientA_____", 51413, 0); err != nil {
+			if _, err := natBTAnnounce(homeA.Host, "127.0.0.1:6969", ih, "-ST0001-clientA_____", 51413, 0); err != nil {
 				t.Fatalf("A's client announcing to A's tracker: %v", err)
 			}
 			var got []netip.AddrPort
 			waitUntil(t, 20*time.Second, "B's tracker to hand out A's client", func() (bool, string) {
-				got, err = btAnnounce(homeB.Host, "127.0.0.1:6969", ih, "-ST0001-clientB_____", 6881, 1000)
+				got, err = natBTAnnounce(homeB.Host, "127.0.0.1:6969", ih, "-ST0001-clientB_____", 6881, 1000)
 				if err != nil {
 					return false, err.Error()
 				}
@@ -337,7 +337,7 @@ func TestNATLeavesReachableThroughRelays(t *testing.T) {
 				t.Log("no direct A↔B connection in 12 s: the peers stay relayed")
 			}
 			// Either way B's tracker keeps handing out A's client.
-			if got, err := btAnnounce(homeB.Host, "127.0.0.1:6969", ih, "-ST0001-clientB_____", 6881, 1000); err != nil || !containsAddr(got, clientA) {
+			if got, err := natBTAnnounce(homeB.Host, "127.0.0.1:6969", ih, "-ST0001-clientB_____", 6881, 1000); err != nil || !containsAddr(got, clientA) {
 				t.Fatalf("B's announce after the hole punch: %v %v, want %s", got, err, clientA)
 			}
 		})
