@@ -45,7 +45,8 @@ func natLab(t *testing.T) (*netns.Lab, string) {
 	return lab, bin
 }
 
-// nsProc is a supertracker process inside a namespace.
+// nsProc is a supertracker process inside a namespace. Every machine is
+// its own namespace, so each serves its API on its own loopback.
 type nsProc struct {
 	name string
 	ns   netns.NS
@@ -244,10 +245,10 @@ func TestNATLeavesReachableThroughRelays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sn1 := startIn(t, h1.NS, bin, dir, "sn1", ip1+":5001", "supernode", "--local",
-				"--listen", "/ip4/"+ip1+"/tcp/4001", "--data", filepath.Join(dir, "sn1"), "--api", ip1+":5001")
-			sn2 := startIn(t, h2.NS, bin, dir, "sn2", ip2+":5001", "supernode", "--local",
-				"--listen", "/ip4/"+ip2+"/tcp/4001", "--data", filepath.Join(dir, "sn2"), "--api", ip2+":5001",
+			sn1 := startIn(t, h1.NS, bin, dir, "sn1", "127.0.0.1:5001", "supernode", "--local",
+				"--listen", "/ip4/"+ip1+"/tcp/4001", "--data", filepath.Join(dir, "sn1"), "--api", "127.0.0.1:5001")
+			sn2 := startIn(t, h2.NS, bin, dir, "sn2", "127.0.0.1:5001", "supernode", "--local",
+				"--listen", "/ip4/"+ip2+"/tcp/4001", "--data", filepath.Join(dir, "sn2"), "--api", "127.0.0.1:5001",
 				"--bootstrap", sn1.addr())
 			sns := sn1.addr() + "," + sn2.addr()
 			startLeaf := func(name string, h *netns.Home) *nsProc {
@@ -373,14 +374,14 @@ func TestNATNodeNeverElected(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One supernode for two leaves: both nodes see it full (demand).
-	sn := startIn(t, hSN.NS, bin, dir, "sn", ipSN+":5001", "supernode", "--local", "--max-leaves", "2",
-		"--listen", "/ip4/"+ipSN+"/tcp/4001", "--data", filepath.Join(dir, "sn"), "--api", ipSN+":5001")
+	sn := startIn(t, hSN.NS, bin, dir, "sn", "127.0.0.1:5001", "supernode", "--local", "--max-leaves", "2",
+		"--listen", "/ip4/"+ipSN+"/tcp/4001", "--data", filepath.Join(dir, "sn"), "--api", "127.0.0.1:5001")
 	common := []string{"node", "--preset", "local", "--supernode", sn.addr(),
 		"--min-uptime", "2s", "--demand-window", "1s", "--min-upload", "1k"}
 	nat := startIn(t, home.Host, bin, dir, "natnode", "127.0.0.1:5001", append(common,
 		"--listen", "/ip4/"+home.LANIP+"/tcp/4001", "--data", filepath.Join(dir, "natnode"), "--api", "127.0.0.1:5001", "--seed", "1")...)
-	pub := startIn(t, hP.NS, bin, dir, "pubnode", ipP+":5001", append(common,
-		"--listen", "/ip4/"+ipP+"/tcp/4001", "--data", filepath.Join(dir, "pubnode"), "--api", ipP+":5001", "--seed", "2")...)
+	pub := startIn(t, hP.NS, bin, dir, "pubnode", "127.0.0.1:5001", append(common,
+		"--listen", "/ip4/"+ipP+"/tcp/4001", "--data", filepath.Join(dir, "pubnode"), "--api", "127.0.0.1:5001", "--seed", "2")...)
 
 	var natEl election.Status
 	waitUntil(t, 45*time.Second, "the public node to be elected", func() (bool, string) {
