@@ -105,10 +105,13 @@ func (m *Machine) criteria(explain bool) []Criterion {
 			reach.Value = 1
 			reach.Detail = "verified by " + r.VerifiedBy
 		} else {
-			reach.Detail = "dial-back failed"
+			// Behind a NAT or a firewall: such a node stays a leaf,
+			// reachable through its supernodes' relays.
+			reach.Detail = "unreachable: dial-back failed"
 			if r.VerifiedBy != "" {
 				reach.Detail += " from " + r.VerifiedBy
 			}
+			reach.Detail += " (behind a NAT or firewall?)"
 		}
 	}
 	cs = append(cs, reach)

@@ -43,7 +43,8 @@ type Agent struct {
 	notif  *network.NotifyBundle
 	// busy counts exchanges and dials in flight (tests wait for it to
 	// settle before they move a mock clock on).
-	busy atomic.Int64
+	busy  atomic.Int64
+	relay *relayKeeper // relay slots while behind a NAT (relay.go)
 
 	// objMu orders changes of the announced set with the signing of their
 	// envelopes, so a later change always carries a higher sequence number.
@@ -119,6 +120,7 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 		}
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.relay = newRelayKeeper(a.ctx, h, cfg, a.poke)
 	a.notif = &network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
 		if s := a.sessionOf(c.RemotePeer()); s != nil {
 			s.probe() // a heartbeat now tells whether it is gone
@@ -143,6 +145,7 @@ func (a *Agent) Close() error {
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+	a.relay.close()
 	a.host.Network().StopNotify(a.notif)
 	a.mu.Lock()
 	all := a.attachedLocked()
@@ -320,6 +323,12 @@ func (a *Agent) maintain() {
 		a.background("refresh", func() { a.refreshAll("refresh") })
 	}
 	a.background("backups", a.fillBackups)
+	if a.relay.maintain(a.Supernodes()) {
+		// New circuit addresses: the next tick re-announces the set.
+		a.mu.Lock()
+		a.refreshNow = true
+		a.mu.Unlock()
+	}
 	a.mu.Lock()
 	discover := a.clock.Since(a.lastDiscov) >= a.cfg.DiscoveryInterval
 	a.mu.Unlock()

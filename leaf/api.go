@@ -34,6 +34,7 @@ func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
 		UptimeSeconds: a.clock.Since(b.Started).Seconds(),
 		Traffic:       protocol.TrafficStatus(a.Traffic(), b.Bandwidth),
 	}
+	s.Relay = relayStatus(a.Relay())
 	for _, sn := range a.Supernodes() {
 		if full := httpapi.FullAddrs(peer.AddrInfo{ID: sn.ID, Addrs: sn.Addrs[:min(1, len(sn.Addrs))]}); len(full) > 0 {
 			s.Supernodes = append(s.Supernodes, full[0])

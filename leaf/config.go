@@ -56,6 +56,8 @@ type Config struct {
 	RefreshFraction float64
 	// DiscoveryInterval between asks for more supernodes.
 	DiscoveryInterval time.Duration
+	// Relay: relay reservations while behind a NAT (relay.go).
+	Relay RelayConfig
 	// Limits bound every message.
 	Limits protocol.Limits
 	// Meter, if set, counts the agent's traffic (shared with the rest of the
@@ -81,6 +83,7 @@ func DefaultConfig() Config {
 		AttachWait:        4 * time.Second,
 		RefreshFraction:   1.0 / 3,
 		DiscoveryInterval: 30 * time.Second,
+		Relay:             DefaultRelayConfig(),
 		Limits:            protocol.DefaultLimits,
 		Logger:            slog.Default(),
 	}
@@ -135,6 +138,9 @@ func (c *Config) Validate() error {
 		return bad("DiscoveryInterval", "must be > 0")
 	case c.Logger == nil:
 		return bad("Logger", "must be set")
+	}
+	if err := c.Relay.validate(); err != nil {
+		return err
 	}
 	return c.Limits.Validate()
 }

@@ -170,19 +170,23 @@ func (a *Agent) sendEnvelopes(ctx context.Context, batches []signedBatch) (Annou
 	return res, nil
 }
 
-// announceAddrs are the host's dialable addresses, at most the limit.
+// announceAddrs are the host's dialable addresses and, behind a NAT, its
+// /p2p-circuit addresses through its supernodes (relay.go), at most the
+// limit; the circuit addresses are never cut for direct ones.
 func (a *Agent) announceAddrs() []ma.Multiaddr {
+	circuits := a.relay.addrs(a.Supernodes())
+	circuits = circuits[:min(len(circuits), a.cfg.Limits.MaxAddrsPerPeer)]
 	var out []ma.Multiaddr
 	for _, ad := range a.host.Addrs() {
+		if len(out) >= a.cfg.Limits.MaxAddrsPerPeer-len(circuits) {
+			break
+		}
 		if manet.IsIPUnspecified(ad) {
 			continue
 		}
 		out = append(out, ad)
-		if len(out) == a.cfg.Limits.MaxAddrsPerPeer {
-			break
-		}
 	}
-	return out
+	return append(out, circuits...)
 }
 
 // Lookup asks the primary for holders of c (limit 0: the protocol maximum),

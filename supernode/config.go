@@ -105,6 +105,9 @@ type Config struct {
 	// Clock drives every timer and expiry (tests inject a mock); nil is the
 	// wall clock.
 	Clock clock.Clock
+	// Relay bounds the Circuit Relay v2 service for attached leaves
+	// (relay.go); the zero value means the defaults.
+	Relay RelayConfig
 	// DisableDHTAutoRefresh turns off kad-dht's periodic routing table
 	// refresh (tests).
 	DisableDHTAutoRefresh bool
@@ -239,5 +242,5 @@ func (c *Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	return nil
+	return c.Relay.validate()
 }

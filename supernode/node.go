@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.org/x/sync/semaphore"
@@ -53,6 +54,7 @@ type Node struct {
 	memDS      ds.Batching // the in-memory datastore when cfg.Datastore is nil
 	view       *membership.View
 	sess       *sessions
+	relay      *relay.Relay // nil when RelayConfig.Disabled
 	lim        *peerLimiter // leaf protocol, and peer protocol before a hello
 	plim       *peerLimiter // supernodes' requests after a hello
 	cidLim     *cidLimiter
@@ -184,6 +186,10 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 		return fail(fmt.Errorf("supernode: starting DHT: %w", err))
 	}
 	n.dht = kd
+	if n.relay, err = n.startRelay(); err != nil {
+		kd.Close()
+		return fail(err)
+	}
 
 	n.notif = &network.NotifyBundle{DisconnectedF: func(nw network.Network, c network.Conn) {
 		if p := c.RemotePeer(); nw.Connectedness(p) != network.Connected {
@@ -284,6 +290,9 @@ func (n *Node) Close() error {
 		n.host.Network().StopNotify(n.notif)
 		n.host.RemoveStreamHandler(protocol.LeafProtocol)
 		n.host.RemoveStreamHandler(protocol.PeerProtocol)
+		if n.relay != nil {
+			n.relay.Close()
+		}
 		// kad-dht's Close leaves its stream handlers on the host; remove
 		// them so peers stop treating this host as a DHT server (the host
 		// may live on as a leaf).

@@ -168,6 +168,13 @@ func printStatus(w io.Writer, s *httpapi.Status) {
 		if len(s.Supernodes) == 0 {
 			fmt.Fprintln(w, "primary:  (none attached)")
 		}
+		if r := s.Relay; r != nil {
+			fmt.Fprintf(w, "reach:    %s", r.Reachability)
+			if r.CheckedBy != "" {
+				fmt.Fprintf(w, " (dial-back by %s)", r.CheckedBy)
+			}
+			fmt.Fprintf(w, "; relay %s, slots on %d supernode(s)\n", r.Mode, len(r.Relays))
+		}
 	}
 	if s.Leaves != nil {
 		fmt.Fprintf(w, "leaves:   %d of %d\n", *s.Leaves, s.MaxLeaves)

@@ -16,6 +16,7 @@ type leafOpts struct {
 	hb, hedgeFloor                   *time.Duration
 	bt                               btFlags
 	guard                            apiGuardFlags
+	relay                            *string
 }
 
 func leafFlags(stderr io.Writer) (*cmdFlags, *leafOpts) {
@@ -39,6 +40,7 @@ supernodes and exits 0.`, stderr)
 	}
 	o.bt = addBTFlags(fs)
 	o.guard = addAPIGuardFlags(fs)
+	o.relay = addRelayModeFlag(fs)
 	fs.list("listen", "supernode")
 	fs.check("listen", multiaddrList)
 	fs.check("supernode", peerList)
@@ -79,6 +81,7 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 	cfg := leaf.DefaultConfig()
 	cfg.Backups, cfg.HeartbeatInterval, cfg.HedgeFloor = *o.backups, *o.hb, *o.hedgeFloor
 	cfg.Supernodes, cfg.DataDir, cfg.Logger = infos, *o.data, log
+	cfg.Relay.Mode = leaf.RelayMode(*o.relay)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/supertracker/supertracker/election/runner"
+	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol/identity"
 )
 
@@ -22,6 +23,8 @@ type nodeOpts struct {
 	seed                                                                     *uint64
 	bt                                                                       btFlags
 	guard                                                                    apiGuardFlags
+	relay                                                                    *string
+	relaySvc                                                                 relayServiceFlags
 }
 
 func nodeFlags(stderr io.Writer) (*cmdFlags, *nodeOpts) {
@@ -67,6 +70,8 @@ below overrides the preset.`, stderr)
 	}
 	o.bt = addBTFlags(fs)
 	o.guard = addAPIGuardFlags(fs)
+	o.relay = addRelayModeFlag(fs)
+	o.relaySvc = addRelayServiceFlags(fs)
 	fs.list("listen", "supernode", "bootstrap")
 	fs.check("listen", multiaddrList)
 	fs.check("supernode", peerList)
@@ -165,6 +170,8 @@ func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
 		return err
 	}
 	cfg.Leaf.Supernodes, cfg.Leaf.DataDir, cfg.Leaf.Backups = known, *o.data, *o.backups
+	cfg.Leaf.Relay.Mode = leaf.RelayMode(*o.relay)
+	o.relaySvc.apply(&cfg.Supernode.Relay)
 	cfg.Supernode.BootstrapPeers = append(bootPeers, known...)
 	cfg.DataDir, cfg.Seed, cfg.Logger = *o.data, *o.seed, log
 	if err := cfg.Validate(); err != nil {

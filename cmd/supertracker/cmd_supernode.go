@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/supertracker/supertracker/election/probe"
 	"github.com/supertracker/supertracker/protocol/identity"
 	"github.com/supertracker/supertracker/supernode"
 )
@@ -19,6 +20,7 @@ type supernodeOpts struct {
 	rps                                    *float64
 	local                                  *bool
 	guard                                  apiGuardFlags
+	relay                                  relayServiceFlags
 }
 
 func supernodeFlags(stderr io.Writer) (*cmdFlags, *supernodeOpts) {
@@ -63,6 +65,7 @@ With --api it also serves the status page (/), /metrics and /healthz.`, stderr)
 	fs.check("session-timeout", nonNegativeDuration)
 	fs.check("handover-timeout", nonNegativeDuration)
 	fs.check("log-level", logLevels)
+	o.relay = addRelayServiceFlags(fs)
 	return fs, o
 }
 
@@ -96,6 +99,7 @@ func supernodeMain(stdout, stderr io.Writer, o *supernodeOpts) error {
 		cfg.SessionTimeout = max(*o.sessionTimeout, cfg.HeartbeatInterval)
 	}
 	cfg.Logger = log
+	o.relay.apply(&cfg.Relay)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -129,6 +133,10 @@ func supernodeMain(stdout, stderr io.Writer, o *supernodeOpts) error {
 	if err != nil {
 		return err
 	}
+	// Dial-back and bandwidth probes for the leaves (a leaf behind a NAT
+	// learns from the dial-back that it needs relay slots).
+	probes := probe.NewServer(h, cfg.Limits, probe.Answers{})
+	defer probes.Close()
 	printListenAddrs(stdout, h)
 	current := func() *supernode.Node { return sn }
 	view := newOpsView(&supernode.APIBackend{Node: sn, Started: time.Now(), Bandwidth: bw}, current, nil)

@@ -131,6 +131,8 @@ func TestConfigRoundTripNonDefault(t *testing.T) {
 						v = "local"
 					case f.Name == "role":
 						v = "supernode"
+					case f.Name == "relay":
+						v = "always"
 					case f.Name == "bandwidth-limit" || f.Name == "min-upload":
 						v = "64k"
 					case f.Name == "bt-external-ip":

@@ -47,7 +47,11 @@ func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) 
 	bw := metrics.NewBandwidthCounter()
 	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ResourceManager(mgr), libp2p.BandwidthReporter(bw),
 		tcpTransport, libp2p.Transport(quic.NewTransport), libp2p.Transport(ws.New),
-		libp2p.Transport(webtransport.New), libp2p.Transport(libp2pwebrtc.New)}, extra...)
+		libp2p.Transport(webtransport.New), libp2p.Transport(libp2pwebrtc.New),
+		// Hole punching (DCUtR) upgrades a connection relayed by a
+		// supernode for a leaf behind a NAT to a direct one where the
+		// NATs allow.
+		libp2p.EnableHolePunching()}, extra...)
 	h, err := startHost(opts, listen)
 	if err != nil {
 		mgr.Close()
@@ -61,8 +65,8 @@ func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) 
 // reuse) and QUIC only, libp2p's default resource limits, no libp2p
 // Prometheus metrics (nobody scrapes libp2p's registry; the node's /metrics
 // has its own), no relay or AutoNAT service (libp2p runs neither unless
-// asked). The relay client (circuit transport) stays on, so NAT traversal
-// (relay reservations, hole punching) can be added here.
+// asked). The relay client (circuit transport) stays on for relay
+// reservations behind a NAT (leaf/relay.go), with hole punching (DCUtR).
 func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 	return []libp2p.Option{
 		libp2p.Identity(key),
@@ -70,6 +74,7 @@ func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 		libp2p.Transport(quic.NewTransport),
 		libp2p.BandwidthReporter(bw),
 		libp2p.DisableMetrics(),
+		libp2p.EnableHolePunching(),
 	}
 }
 

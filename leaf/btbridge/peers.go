@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/supertracker/supertracker/leaf/bttracker"
@@ -254,7 +255,9 @@ func (b *Bridge) query(ctx context.Context, info peer.AddrInfo, req *pb.BTPeersR
 	if len(info.Addrs) > 0 {
 		b.host.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.TempAddrTTL)
 	}
-	s, err := b.host.NewStream(ctx, info.ID, protocol.BTPeersProtocol)
+	// A leaf behind a NAT is reached through its supernode's relay (a
+	// limited connection) until DCUtR upgrades it to a direct one.
+	s, err := b.host.NewStream(network.WithAllowLimitedConn(ctx, "bt-peers"), info.ID, protocol.BTPeersProtocol)
 	if err != nil {
 		return nil, via, err
 	}
@@ -287,9 +290,12 @@ func (b *Bridge) query(ctx context.Context, info peer.AddrInfo, req *pb.BTPeersR
 	if resp.Error != "" {
 		return nil, via, fmt.Errorf("btbridge: %s answered: %s", info.ID, resp.Error)
 	}
-	if ip, err := manet.ToIP(s.Conn().RemoteMultiaddr()); err == nil {
-		if a, ok := netip.AddrFromSlice(ip); ok {
-			via = a.Unmap()
+	// The IP of a /p2p-circuit address is the relay's, not the leaf's.
+	if ra := s.Conn().RemoteMultiaddr(); !isRelayed(ra) {
+		if ip, err := manet.ToIP(ra); err == nil {
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				via = a.Unmap()
+			}
 		}
 	}
 	return resp, via, nil
@@ -414,4 +420,10 @@ func (b *Bridge) reportIP(ip netip.Addr) netip.Addr {
 		return b.cfg.ExternalIP
 	}
 	return ip
+}
+
+// isRelayed reports whether a is a /p2p-circuit address.
+func isRelayed(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
 }

@@ -40,6 +40,9 @@ type Status struct {
 	ReqPerSec *float64 `json:"req_per_s,omitempty"`
 	// Supernode: live records it stores.
 	Records *int `json:"records,omitempty"`
+	// Leaf: whether a dial-back reached it and, behind a NAT, the
+	// supernodes relaying for it.
+	Relay *RelayStatus `json:"relay,omitempty"`
 	// Election state when the node runs the election (supertracker node).
 	Election json.RawMessage `json:"election,omitempty"`
 	// Traffic by libp2p protocol ID since the process started (messages
@@ -47,6 +50,15 @@ type Status struct {
 	Traffic map[string]Traffic `json:"traffic,omitempty"`
 	// UptimeSeconds since the process started.
 	UptimeSeconds float64 `json:"uptime_seconds"`
+}
+
+// RelayStatus is a leaf's reachability and its relay slots.
+type RelayStatus struct {
+	Mode         string `json:"mode"`         // auto, always, off
+	Reachability string `json:"reachability"` // unknown, public, private
+	CheckedBy    string `json:"checked_by,omitempty"`
+	// Relays: the supernodes holding a relay slot for this leaf.
+	Relays []string `json:"relays,omitempty"`
 }
 
 // AnnounceRequest is the body of POST /v1/announce and /v1/withdraw.
