@@ -169,3 +169,46 @@ func TestStockClientsGetOnlySignedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// The same planted address must not stay in any supernode's peerstore once
+// the supernode found the named peer is no supernode: kad-dht hands a
+// peer's peerstore addresses to anyone who sends FIND_NODE for it.
+func TestPlantedAddressesDoNotStick(t *testing.T) {
+	sns := inproc.StartSupernodes(t, 3, inproc.SupernodeConfig())
+	infos := inproc.Infos(sns)
+	victim := inproc.StartLeaf(t, inproc.LeafConfig(infos[:1]))
+	planted := ma.StringCast("/ip4/6.6.6.6/tcp/6666")
+	h := inproc.NewHost(t)
+	for _, ai := range infos {
+		lc, err := attack.DialLeaf(t.Context(), h, ai)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lc.Attach(protocol.DefaultLimits.PeerToPB(peer.AddrInfo{ID: victim.Host().ID(), Addrs: []ma.Multiaddr{planted}})); err != nil {
+			t.Fatal(err)
+		}
+		lc.Close()
+	}
+	// A supernode tries the named peer for at most 10 s (Connect's bound).
+	inproc.WaitFor(t, 15*time.Second, "planted addresses to leave every peerstore", func() bool {
+		for _, sn := range sns {
+			for _, a := range sn.Host().Peerstore().Addrs(victim.Host().ID()) {
+				if a.Equal(planted) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for i, sn := range sns {
+		addrs, err := attack.KadFindPeer(t.Context(), h, sn.AddrInfo(), victim.Host().ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if a.Equal(planted) {
+				t.Errorf("supernode %d answers FIND_NODE for the leaf with the planted address", i)
+			}
+		}
+	}
+}

@@ -90,16 +90,20 @@ type FloodResult struct {
 	Samples       int
 	Baseline      LookupStats
 	During        LookupStats
+	SupernodeCPU  float64 // cores the supernode process used during the flood
+	AttackerCPU   float64 // cores this process (attackers and honest leaves) used
+	Failovers     int     // honest leaves' lost primaries during the flood
 }
 
 // LookupStats summarises honest lookups.
 type LookupStats struct {
 	N, OK    int
 	P50, P95 time.Duration
+	Errors   map[string]int // failed lookups by error
 }
 
-func lookupStats(lat []time.Duration, ok int) LookupStats {
-	s := LookupStats{N: len(lat), OK: ok}
+func lookupStats(lat []time.Duration, ok int, errs map[string]int) LookupStats {
+	s := LookupStats{N: len(lat), OK: ok, Errors: errs}
 	if len(lat) == 0 {
 		return s
 	}
@@ -136,7 +140,8 @@ func RunFlood(ctx context.Context, cfg FloodConfig) []Row {
 			Bound:     fmt.Sprintf("≤ %d", cfg.MaxGoroutine), Pass: res.GoroutinesMax <= cfg.MaxGoroutine && res.GoroutinesMax > 0},
 		{Point: 4, Attack: name + ": honest lookups", Attempts: res.During.N, Unit: "lookups",
 			Successes: res.During.N - res.During.OK,
-			Outcome: fmt.Sprintf("%.2f%% found during the flood (baseline %d/%d)", 100*success, res.Baseline.OK, res.Baseline.N),
+			Outcome: fmt.Sprintf("%.2f%% found during the flood (baseline %d/%d); failovers %d; failures %v; supernode CPU %.2f cores, attackers' process %.2f",
+				100*success, res.Baseline.OK, res.Baseline.N, res.Failovers, res.During.Errors, res.SupernodeCPU, res.AttackerCPU),
 			Bound:   "≥ 99% found", Pass: res.During.N > 0 && success >= 0.99},
 	}
 	lat := Row{Point: 4, Attack: name + ": honest lookup latency", Attempts: res.During.N, Unit: "lookups",
@@ -219,10 +224,11 @@ func runFlood(ctx context.Context, cfg FloodConfig) (*FloodResult, error) {
 	}
 	look := func(ctx context.Context, d time.Duration) LookupStats {
 		var (
-			mu  sync.Mutex
-			lat []time.Duration
-			ok  int
-			wg  sync.WaitGroup
+			mu   sync.Mutex
+			lat  []time.Duration
+			ok   int
+			wg   sync.WaitGroup
+			errs = make(map[string]int)
 		)
 		stop := time.Now().Add(d)
 		for i, l := range leaves {
@@ -244,16 +250,21 @@ func runFlood(ctx context.Context, cfg FloodConfig) (*FloodResult, error) {
 					found := err == nil && slices.ContainsFunc(got, func(ai peer.AddrInfo) bool { return ai.ID == leaves[j].Host().ID() })
 					mu.Lock()
 					lat = append(lat, el)
-					if found {
+					switch {
+					case found:
 						ok++
+					case err != nil:
+						errs[shortErr(err)]++
+					default:
+						errs["holder missing"]++
 					}
 					mu.Unlock()
-					time.Sleep(10 * time.Millisecond) // an honest leaf's pace, not synchronisation
+					time.Sleep(100 * time.Millisecond) // an honest leaf's pace (10 lookups/s), not synchronisation
 				}
 			}()
 		}
 		wg.Wait()
-		return lookupStats(lat, ok)
+		return lookupStats(lat, ok, errs)
 	}
 	res.Baseline = look(ctx, cfg.Baseline)
 
@@ -307,7 +318,22 @@ func runFlood(ctx context.Context, cfg FloodConfig) (*FloodResult, error) {
 			}
 		}
 	}()
+	failovers := 0
+	for _, l := range leaves {
+		failovers -= l.Failovers()
+	}
+	snCPU0, _ := procCPU(p.PID())
+	selfCPU0, _ := procCPU(os.Getpid())
+	t0 := time.Now()
 	res.During = look(ctx, cfg.Duration)
+	snCPU1, _ := procCPU(p.PID())
+	selfCPU1, _ := procCPU(os.Getpid())
+	el := time.Since(t0).Seconds()
+	res.SupernodeCPU, res.AttackerCPU = (snCPU1-snCPU0)/el, (selfCPU1-selfCPU0)/el
+	for _, l := range leaves {
+		failovers += l.Failovers()
+	}
+	res.Failovers = failovers
 	cancel()
 	wg.Wait()
 	<-sampled
@@ -395,6 +421,33 @@ func (a *attacker) flood(ctx context.Context, sn peer.AddrInfo, s, n int) floodC
 		lc.Close()
 	}
 	return c
+}
+
+// procCPU reads a process's user+system CPU seconds from /proc.
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) start after ")".
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("attack: short /proc stat")
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("attack: bad /proc stat")
+	}
+	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	return s
 }
 
 // vmRSS reads a process's resident set size from /proc.

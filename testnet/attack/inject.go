@@ -581,16 +581,37 @@ func (in *injection) plantedAddress(ctx context.Context) (Row, error) {
 	}
 	// learn() takes the gossip in the background: wait (bounded) until a
 	// supernode's peerstore holds the planted address, or give up.
-	_ = WaitFor(ctx, 2*time.Second, func() bool {
+	victim := in.victim.Host().ID()
+	held := func() bool {
 		for _, sn := range in.sns {
-			if hasAddr(plantedAddr)(sn.Host().Peerstore().PeerInfo(in.victim.Host().ID())) {
+			if hasAddr(plantedAddr)(sn.Host().Peerstore().PeerInfo(victim)) {
 				return true
 			}
 		}
 		return false
-	})
-	seen := Showing(in.obs.Look(ctx, c), func(ai peer.AddrInfo) bool {
-		return ai.ID == in.victim.Host().ID() && hasAddr(plantedAddr)(ai)
-	})
-	return visibleRow(sent, "attaches", seen, in.obs.APIs(), ""), nil
+	}
+	landed := time.Now()
+	_ = WaitFor(ctx, 2*time.Second, held)
+	isPlanted := func(ai peer.AddrInfo) bool { return ai.ID == victim && hasAddr(plantedAddr)(ai) }
+	seen := Showing(in.obs.Look(ctx, c), isPlanted)
+	// A supernode dials a peer a leaf named for up to 10 s; what it was
+	// handed must not outlive that.
+	gone := WaitFor(ctx, 15*time.Second, func() bool { return !held() }) == nil
+	window := time.Since(landed)
+	apis := in.obs.APIs()
+	for i, sn := range in.sns {
+		addrs, err := KadFindPeer(ctx, in.obs.Raw, sn.AddrInfo(), victim)
+		if err != nil {
+			return Row{}, err
+		}
+		apis++
+		if isPlanted(peer.AddrInfo{ID: victim, Addrs: addrs}) {
+			seen = append(seen, Sighting{API: fmt.Sprintf("supernode%d.FIND_NODE", i)})
+		}
+	}
+	extra := fmt.Sprintf("planted address left every peerstore within %s", window.Round(100*time.Millisecond))
+	if !gone {
+		extra = fmt.Sprintf("planted address still in a peerstore after %s", window.Round(100*time.Millisecond))
+	}
+	return visibleRow(sent, "attaches", seen, apis, extra), nil
 }

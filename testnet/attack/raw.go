@@ -257,3 +257,35 @@ func (c *LeafConn) Discover() ([]peer.AddrInfo, error) {
 	}
 	return out, nil
 }
+
+// KadFindPeer sends one raw FIND_NODE for id to sn and returns the
+// addresses its answer gives for id (kad-dht puts the target first when
+// its peerstore has addresses for it).
+func KadFindPeer(ctx context.Context, h host.Host, sn peer.AddrInfo, id peer.ID) ([]ma.Multiaddr, error) {
+	if err := h.Connect(ctx, sn); err != nil {
+		return nil, err
+	}
+	s, err := h.NewStream(ctx, sn.ID, KadProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(rawTimeout))
+	if err := protocol.WriteMsg(s, dhtpb.NewMessage(dhtpb.Message_FIND_NODE, []byte(id), 0)); err != nil {
+		return nil, err
+	}
+	frame, err := kadReadLimits.NewReader(s).ReadFrame()
+	if err != nil {
+		return nil, fmt.Errorf("FIND_NODE answer: %w", err)
+	}
+	var resp dhtpb.Message
+	if err := proto.Unmarshal(frame, &resp); err != nil {
+		return nil, err
+	}
+	for _, p := range resp.GetCloserPeers() {
+		if ai := dhtpb.PBPeerToPeerInfo(p); ai.ID == id {
+			return ai.Addrs, nil
+		}
+	}
+	return nil, nil
+}

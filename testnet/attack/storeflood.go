@@ -19,10 +19,14 @@ import (
 // peer may declare itself a supernode, and a replica takes signed
 // announcements of any leaf from it. An attacker with a few self-certified
 // identities on one prefix pushes announcements signed by throwaway leaf
-// keys (a fresh key per 256 CIDs, so no records-per-leaf cap binds) to one
+// keys (a fresh key per 128 CIDs, so no records-per-leaf cap binds) to one
 // supernode. The leaf path bounds a prefix to CIDsPerSecond.PerPrefix; the
 // store path must bound it too (at ten times that: replicas take many
 // leaves' records from each supernode).
+
+// storeBatch is the CIDs per store request: 128 with their proofs fit a
+// 64 KiB frame (256 do not).
+const storeBatch = 128
 
 // StoreFloodConfig sizes the replica-store flood.
 type StoreFloodConfig struct {
@@ -92,7 +96,7 @@ func runStoreFlood(ctx context.Context, cfg StoreFloodConfig) (Row, error) {
 					return
 				}
 				id, _ := peer.IDFromPrivateKey(k)
-				cs := make([]cid.Cid, 256)
+				cs := make([]cid.Cid, storeBatch)
 				for j := range cs {
 					cs[j] = NamedCID(fmt.Sprintf("storeflood/%s/%d", id, j))
 				}
@@ -105,9 +109,9 @@ func runStoreFlood(ctx context.Context, cfg StoreFloodConfig) (Row, error) {
 				if err != nil {
 					return
 				}
-				sent.Add(256)
+				sent.Add(storeBatch)
 				if ok, _ := stored(resp); ok {
-					acc.Add(256)
+					acc.Add(storeBatch)
 				}
 			}
 		}()

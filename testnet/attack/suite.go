@@ -49,6 +49,7 @@ func Run(ctx context.Context, o Options) []Row {
 			rows = append(rows, RunEclipse(ctx, EclipseConfig{Ks: []int{8}, Mode: Stall})...)
 		}
 		rows = append(rows, RunViewFlood(ctx, ViewFloodConfig{}))
+		rows = append(rows, RunStuffing(ctx, StuffingConfig{}))
 	}
 	if want(3) {
 		say("3: lying primary")

@@ -29,6 +29,10 @@ type Row struct {
 	Pass bool
 	// Pending marks a row that was not run (Outcome says why).
 	Pending bool
+	// Open marks a weakness measured and documented but not fixed in this
+	// issue (docs/security.md, "Limitations"): its verdict is OPEN when the
+	// bound fails, and it does not fail the suite.
+	Open bool
 }
 
 // Verdict is PASS, FAIL or PENDING.
@@ -38,6 +42,8 @@ func (r Row) Verdict() string {
 		return "PENDING"
 	case r.Pass:
 		return "PASS"
+	case r.Open:
+		return "OPEN"
 	}
 	return "FAIL"
 }
@@ -83,10 +89,10 @@ func Markdown(w io.Writer, rows []Row) {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// AllPass reports whether every row that ran passed.
+// AllPass reports whether every row that ran passed (OPEN rows aside).
 func AllPass(rows []Row) bool {
 	for _, r := range rows {
-		if !r.Pending && !r.Pass {
+		if !r.Pending && !r.Open && !r.Pass {
 			return false
 		}
 	}
