@@ -4,7 +4,7 @@ BIN     := bin/supertracker
 OUT     ?= testnet-out
 PREFIX  ?= /usr/local
 
-.PHONY: build test testnet fuzz figures install clean proto
+.PHONY: build test testnet attack fuzz figures install clean proto
 
 build:
 	$(GO) build -o $(BIN) ./cmd/supertracker
@@ -24,6 +24,14 @@ test:
 # A local overlay of real processes, driven, measured and stopped.
 testnet: build
 	./$(BIN) testnet --out $(OUT)
+
+# The attack suite (issue 14; docs/security.md): forged and injected
+# records, eclipse by ground identities, a lying primary, a flood of one
+# supernode process, web pages against a leaf's API; prints each attack's
+# attempts, successes, bound and PASS/FAIL (~3 min). make test runs a short
+# version (testnet/attack's TestAttackSuite).
+attack: build
+	$(GO) run ./testnet/attack/cmd/attack --binary $(BIN)
 
 # Short runs of every fuzz target (longer: make fuzz FUZZTIME=5m).
 FUZZTIME ?= 20s

@@ -16,11 +16,17 @@ import (
 //   - ADD_PROVIDER from anyone is neutralised (its provider list cleared,
 //     so the stock handler stores nothing and refuses): records enter only
 //     through our signed, verified path;
-//   - GET_PROVIDERS first copies the live records of the key from our store
-//     into kad-dht's provider store, where the stock handler finds them: a
-//     stock kad-dht client sees exactly what our lookups see. A copy lives
+//   - GET_PROVIDERS first copies the live holders of the key, found as our
+//     own lookups find them (one hop to the key's replicas), into kad-dht's
+//     provider store, where the stock handler finds them: a stock kad-dht
+//     client sees exactly what our lookups see, from whichever supernode it
+//     asks, and never a record only a supernode outside the replica set
+//     holds (a withdrawn announcement replayed there). A copy lives
 //     MirrorTTL there, so a withdrawn or expired record can outlive its end
-//     for stock clients by at most MirrorTTL;
+//     for stock clients by at most MirrorTTL. The stock handler answers
+//     with the peerstore's addresses of a provider, so a leaf's are reset
+//     to the ones it signed (addresses others named for it never reach a
+//     stock client). A peer over its request budget is refused;
 //   - GET_PROVIDERS for the supernode rendezvous key is answered with the
 //     verified members of the view.
 
@@ -34,7 +40,8 @@ func (n *Node) onKadRequest(_ context.Context, s network.Stream, req *dhtpb.Mess
 		n.kadRefused.Add(1)
 	case dhtpb.Message_GET_PROVIDERS:
 		if !n.lim.allow(s.Conn().RemotePeer(), n.clock.Now()) {
-			return // over its budget: answered from what is mirrored already
+			req.Key = nil // over its budget: kad-dht refuses a request without a key
+			return
 		}
 		n.mirror(req.GetKey())
 	}
@@ -45,7 +52,7 @@ func (n *Node) mirror(key []byte) {
 	if len(key) == 0 || len(key) > n.cfg.Limits.MaxCIDSize {
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, time.Second)
+	ctx, cancel := context.WithTimeout(n.ctx, mirrorTimeout)
 	defer cancel()
 	ps := n.dht.ProviderStore()
 	if string(key) == string(protocol.SupernodeRendezvous.Hash()) {
@@ -57,11 +64,11 @@ func (n *Node) mirror(key []byte) {
 		}
 		return
 	}
-	now := n.clock.Now()
-	hs, err := n.store.Holders(ctx, key, n.cfg.Limits.MaxLookupResults, now)
+	hs, err := n.LookupHolders(ctx, key, n.cfg.Limits.MaxLookupResults)
 	if err != nil {
 		return
 	}
+	now := n.clock.Now()
 	for _, h := range hs {
 		a, err := n.openAnnouncement(h.GetAnnouncement(), now)
 		if err != nil {
@@ -71,7 +78,16 @@ func (n *Node) mirror(key []byte) {
 			// kad-dht serves the local peer's records with the peerstore's
 			// addresses: keep ours there.
 			n.host.Peerstore().AddAddrs(a.Peer, a.Addrs, n.cfg.MirrorTTL)
+		} else if _, member := n.view.Get(a.Peer); !member {
+			// A leaf: kad-dht serves the peerstore's addresses for it, where
+			// gossip from other peers may have put any (we never dial a
+			// leaf); AddProvider puts back the ones it signed.
+			n.host.Peerstore().ClearAddrs(a.Peer)
 		}
 		_ = ps.AddProvider(ctx, key, peer.AddrInfo{ID: a.Peer, Addrs: a.Addrs})
 	}
 }
+
+// mirrorTimeout bounds the one-hop lookup behind a stock client's
+// GET_PROVIDERS.
+const mirrorTimeout = 2 * time.Second

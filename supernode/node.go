@@ -239,10 +239,14 @@ func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
 			defer func() { <-sem; wg.Done() }()
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			n.host.Peerstore().AddAddrs(p.ID, p.Addrs, n.cfg.CertTTL)
+			if len(n.host.Network().ConnsToPeer(p.ID)) == 0 {
+				n.host.Peerstore().AddAddrs(p.ID, p.Addrs, n.cfg.CertTTL)
+			}
 			_, err := n.client(cctx, p.ID)
 			if err == nil {
 				n.gossipWith(p.ID)
+			} else {
+				n.forgetAddrs(p)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -258,6 +262,28 @@ func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
 		return nil
 	}
 	return errors.Join(errs...)
+}
+
+// forgetAddrs drops the addresses Connect was handed for p once p did not
+// answer as a supernode (a leaf's gossip can name any peer at any address):
+// kad-dht hands a peer's peerstore addresses to anyone who asks (FIND_NODE,
+// GET_PROVIDERS), so a planted address must not stay there. Addresses of a
+// live connection or of p's cert are kept.
+func (n *Node) forgetAddrs(p peer.AddrInfo) {
+	keep := make(map[string]bool)
+	for _, c := range n.host.Network().ConnsToPeer(p.ID) {
+		keep[string(c.RemoteMultiaddr().Bytes())] = true
+	}
+	if m, ok := n.view.Get(p.ID); ok {
+		for _, a := range m.Addrs {
+			keep[string(a.Bytes())] = true
+		}
+	}
+	for _, a := range p.Addrs {
+		if !keep[string(a.Bytes())] {
+			n.host.Peerstore().SetAddr(p.ID, a, 0)
+		}
+	}
 }
 
 // goBackground runs f on a goroutine Close waits for.

@@ -46,7 +46,8 @@ type Config struct {
 	// /32 on a loopback testnet). 0 turns diversity off (each member is its
 	// own group): for tests whose hosts share one address.
 	PrefixBits4, PrefixBits6 int
-	// MaxMembers bounds the view (certs beyond it are refused).
+	// MaxMembers bounds the view: beyond it a new cert takes the place of a
+	// member no session verified, or is refused.
 	MaxMembers int
 	// Limits bound certs.
 	Limits protocol.Limits
@@ -121,7 +122,7 @@ func (v *View) Learn(envelope []byte, now time.Time) (Member, bool, error) {
 	if old != nil && old.Seq >= c.Seq {
 		return *old, false, nil
 	}
-	if old == nil && len(v.members) >= v.cfg.MaxMembers {
+	if old == nil && len(v.members) >= v.cfg.MaxMembers && !v.evictUnverifiedLocked() {
 		return Member{}, false, fmt.Errorf("membership: view full (%d members)", v.cfg.MaxMembers)
 	}
 	m := v.fromCert(c, envelope)
@@ -136,6 +137,20 @@ func (v *View) Learn(envelope []byte, now time.Time) (Member, bool, error) {
 	v.members[c.Peer] = m
 	v.changed()
 	return *m, true, nil
+}
+
+// evictUnverifiedLocked drops one member no session has verified, to make
+// room for a cert: certs cost an attacker a key and a signature each, so
+// unverified ones must never keep a supernode out of a full view. It
+// reports whether it found one; v.mu is held.
+func (v *View) evictUnverifiedLocked() bool {
+	for p, m := range v.members {
+		if !m.Verified && p != v.cfg.Self {
+			delete(v.members, p)
+			return true
+		}
+	}
+	return false
 }
 
 // Verify marks p verified: a session with p runs over a connection from
@@ -257,28 +272,29 @@ func (v *View) Digest(limit int) []*pb.MemberDigest {
 }
 
 // Newer returns, up to limit, the certs of members a peer whose digest is
-// given lacks or holds older, verified members first, in random order.
+// given lacks or holds older, in random order. Only members a session
+// verified here are passed on: a cert anyone can mint for an address where
+// nothing answers stays in the view it was pushed into (and is the first
+// evicted when that view is full); a real supernode is verified by the
+// one it joined through, whose gossip spreads it.
 func (v *View) Newer(digest []*pb.MemberDigest, limit int, now time.Time) [][]byte {
 	has := make(map[string]uint64, len(digest))
 	for _, d := range digest {
 		has[string(d.PeerId)] = d.Seq
 	}
 	v.mu.Lock()
-	var verified, other [][]byte
+	var verified [][]byte
 	for p, m := range v.members {
 		if seq, ok := has[string(p)]; (ok && seq >= m.Seq) || !m.Expires.After(now) {
 			continue
 		}
 		if m.Verified && !m.Down {
 			verified = append(verified, m.Cert)
-		} else {
-			other = append(other, m.Cert)
 		}
 	}
 	v.mu.Unlock()
 	rand.Shuffle(len(verified), func(i, j int) { verified[i], verified[j] = verified[j], verified[i] })
-	out := append(verified, other...)
-	return out[:min(limit, len(out))]
+	return verified[:min(limit, len(verified))]
 }
 
 // Version counts the changes that can move records; equal versions mean
