@@ -142,7 +142,7 @@ func RunFlood(ctx context.Context, cfg FloodConfig) []Row {
 			Successes: res.During.N - res.During.OK,
 			Outcome: fmt.Sprintf("%.2f%% found during the flood (baseline %d/%d); failovers %d; failures %v; supernode CPU %.2f cores, attackers' process %.2f",
 				100*success, res.Baseline.OK, res.Baseline.N, res.Failovers, res.During.Errors, res.SupernodeCPU, res.AttackerCPU),
-			Bound:   "≥ 99% found", Pass: res.During.N > 0 && success >= 0.99},
+			Bound: "≥ 99% found", Pass: res.During.N > 0 && success >= 0.99},
 	}
 	lat := Row{Point: 4, Attack: name + ": honest lookup latency", Attempts: res.During.N, Unit: "lookups",
 		Outcome: fmt.Sprintf("p95 %s during vs %s baseline (%.1f×); p50 %s vs %s", res.During.P95.Round(10*time.Microsecond),

@@ -72,7 +72,9 @@ func (l *Lab) StartLiar(ttl time.Duration) (*Liar, error) {
 }
 
 // AddrInfo is the liar's peer ID and addresses.
-func (lr *Liar) AddrInfo() peer.AddrInfo { return peer.AddrInfo{ID: lr.Host.ID(), Addrs: lr.Host.Addrs()} }
+func (lr *Liar) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: lr.Host.ID(), Addrs: lr.Host.Addrs()}
+}
 
 // SetTTL changes the record TTL told to leaves that attach from now on.
 func (lr *Liar) SetTTL(d time.Duration) {
