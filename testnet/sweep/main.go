@@ -45,6 +45,7 @@ Flags:
 	designs := fs.String("designs", "", "comma-separated designs: overlay,server,flatdht (default: all)")
 	tol := fs.Float64("tolerance", -1, "±X of the model check (default: the plan's)")
 	reuse := fs.Bool("reuse", false, "reuse runs whose result.json exists in --work")
+	fromJSON := fs.String("from-json", "", "re-analyse the runs stored in a sweep.json (no runs): models, figures, markdown")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -82,6 +83,15 @@ Flags:
 	}
 	if *tol >= 0 {
 		pl.Tolerance = *tol
+	}
+	if *fromJSON != "" {
+		rep, err := Reanalyze(*fromJSON, *out, *md, "sweep "+strings.Join(args, " "))
+		if err != nil {
+			fmt.Fprintln(stderr, "sweep:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "re-analysed %d runs from %s: %d points\n", len(rep.Runs), *fromJSON, len(rep.Points))
+		return 0
 	}
 	h := *helperBin
 	if h == "" {

@@ -48,6 +48,9 @@ type Report struct {
 	Figures     []string         `json:"figures"`
 	Failed      int              `json:"failed_runs"`
 	Reused      int              `json:"reused_runs"`
+	// Reanalysed: the command that redid the analysis from the stored runs
+	// (Reanalyze), if any.
+	Reanalysed string `json:"reanalysed,omitempty"`
 }
 
 // JSONFile is the machine-readable result next to the figures.
@@ -167,6 +170,65 @@ runs:
 		return rep, fmt.Errorf("sweep: %d run(s) failed: %s", len(runErrs), strings.Join(runErrs, "; "))
 	}
 	return rep, nil
+}
+
+// Reanalyze loads a sweep.json written by Run and redoes everything after
+// the runs (calibration, points, models, figures, sweep.json, markdown)
+// from the run results it holds: for a model change, no run is repeated.
+// The plan, runs and command of the stored report are kept.
+func Reanalyze(jsonPath, figures, markdown, command string) (*Report, error) {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	if err := rep.Plan.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	for i, s := range rep.Plan.Sweeps { // the curve ranges are not stored
+		var named Sweep
+		switch s.Name {
+		case SweepLoad:
+			named = loadSweep()
+		case SweepChurn:
+			named = churnSweep()
+		case SweepReplication:
+			named = replicationSweep()
+		default:
+			return nil, fmt.Errorf("%s: unknown sweep %q", jsonPath, s.Name)
+		}
+		rep.Plan.Sweeps[i].CurveFrom, rep.Plan.Sweeps[i].CurveTo = named.CurveFrom, named.CurveTo
+	}
+	rep.Calib = map[Design]Calib{}
+	for _, d := range rep.Plan.Designs {
+		rep.Calib[d] = calibrate(d, rep.Runs)
+	}
+	if rep.Points, err = aggregate(rep.Plan, rep.Runs, rep.Calib); err != nil {
+		return &rep, err
+	}
+	rep.Reanalysed = command
+	if err := os.MkdirAll(figures, 0o755); err != nil {
+		return &rep, err
+	}
+	if rep.Figures, err = writeFigures(figures, &rep); err != nil {
+		return &rep, err
+	}
+	out, err := json.MarshalIndent(&rep, "", " ")
+	if err != nil {
+		return &rep, err
+	}
+	if err := os.WriteFile(filepath.Join(figures, JSONFile), append(out, '\n'), 0o644); err != nil {
+		return &rep, err
+	}
+	if markdown != "" {
+		if err := writeMarkdown(markdown, figures, &rep); err != nil {
+			return &rep, err
+		}
+	}
+	return &rep, nil
 }
 
 // opentrackerVersion returns the installed Debian package version, if any.
