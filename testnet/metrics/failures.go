@@ -24,8 +24,9 @@ const (
 	// CauseSupernodeChurn: a supernode was killed by churn.
 	CauseSupernodeChurn = "supernode killed by churn"
 	// CauseNotAttached: the issuer had no supernode to send the op to
-	// (its error says so).
-	CauseNotAttached = "issuer not attached to a supernode"
+	// (the launcher saw it detached, or its error says so): every
+	// supernode up was full or unreachable.
+	CauseNotAttached = "issuer had no supernode (none with a free slot)"
 	// CauseNoLiveHolder: the answer came but held no live holder.
 	CauseNoLiveHolder = "answer without a live holder"
 	// CauseUnexplained: none of the above.
@@ -67,6 +68,15 @@ func (a *analysis) failures(s *Summary) {
 	}
 	var kills []kill
 	restarts := map[int][]time.Duration{}
+	// detached[n]: spans in which node n, a leaf, reported no supernode.
+	detached := map[int][]span{}
+	openDetach := map[int]time.Duration{}
+	closeDetach := func(n int, t time.Duration) {
+		if from, ok := openDetach[n]; ok {
+			detached[n] = append(detached[n], span{from, t})
+			delete(openDetach, n)
+		}
+	}
 	super := make([]bool, a.log.Run.Nodes)
 	for _, ev := range a.evs {
 		switch e := ev.Payload.(type) {
@@ -81,7 +91,28 @@ func (a *analysis) failures(s *Summary) {
 			if e.Cause != events.CauseShutdown {
 				kills = append(kills, kill{ev.T, e.Cause, super[e.Node]})
 			}
+			closeDetach(e.Node, ev.T)
+		case events.LeafAttach:
+			if e.Attached {
+				closeDetach(e.Node, ev.T)
+			} else if _, open := openDetach[e.Node]; !open {
+				openDetach[e.Node] = ev.T
+			}
 		}
+	}
+	for n, from := range openDetach {
+		detached[n] = append(detached[n], span{from, forever})
+	}
+	// The launcher polls about once a second: a span counts from a second
+	// before it was seen.
+	const pollSlack = time.Second
+	wasDetached := func(n int, issued, done time.Duration) bool {
+		for _, sp := range detached[n] {
+			if sp.from-pollSlack <= done && issued <= sp.to {
+				return true
+			}
+		}
+		return false
 	}
 	classify := func(node int, issued, done time.Duration, errText string, answered bool) string {
 		killedDuring := false
@@ -119,6 +150,9 @@ func (a *analysis) failures(s *Summary) {
 			return CauseTargetedKill
 		case churn:
 			return CauseSupernodeChurn
+		}
+		if wasDetached(node, issued, done) {
+			return CauseNotAttached
 		}
 		low := strings.ToLower(errText)
 		if strings.Contains(low, "no supernode") || strings.Contains(low, "not attached") || strings.Contains(low, "over_capacity") || strings.Contains(low, "over capacity") {

@@ -229,8 +229,8 @@ func WriteText(w io.Writer, s *metrics.Summary) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	l := &s.Lookups
-	p("supertracker testnet: scenario %s, seed %d, %d nodes, window %.1f s (bin %g s)",
-		s.Scenario, s.Seed, s.Nodes, s.WindowS, s.BinS)
+	p("supertracker testnet: scenario %s, seed %d, %d nodes, window %.1f s (bin %g s), schedule started %.1f s after the first node (overlay formed)",
+		s.Scenario, s.Seed, s.Nodes, s.WindowS, s.BinS, s.T0S)
 	p("Lookups     %d: success %s (%d/%d)  answerable-only %s (%d/%d)  %.2f/s",
 		l.Total, pct(l.Succeeded, l.Total), l.Succeeded, l.Total,
 		pct(l.AnswerableSucceeded, l.Answerable), l.AnswerableSucceeded, l.Answerable, l.RatePerS)

@@ -76,7 +76,7 @@ func TestWriteHandmade(t *testing.T) {
 		"2 role changes (1 promotions, 1 demotions) on 2 nodes",
 		"7 churn events: 3 kills (churn 1, mass_failure 1, targeted 1), 3 restarts, 1 exits, 1 mass failures; availability 86.9%",
 		"per lookup 4.00 msgs", "per announce 2.00 msgs",
-		"Failed lookups   5: issuer restarted moments before (still attaching) 2; answer without a live holder 1; mass failure 1; unexplained 1",
+		"Failed lookups   5: issuer restarted moments before (still attaching) 2; answer without a live holder 1; issuer had no supernode (none with a free slot) 1; mass failure 1",
 		"Failed announces 1: unexplained 1",
 		"leaf      CPU 0.083 cores", "RSS mean 47.7 MiB max 76.3 MiB  (n=3)",
 		"supernode CPU 0.250 cores", "RSS mean 104.9 MiB max 114.4 MiB  (n=2)",
