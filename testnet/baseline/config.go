@@ -50,11 +50,23 @@ const (
 type Server struct {
 	IP   string `json:"ip"`
 	Port int    `json:"port"`
+	// CapPort, with Config.ServiceRate: the port of the service-capped
+	// proxy lookups go through (announces go to Port directly, so the
+	// tracker sees each holder's own address).
+	CapPort int `json:"cap_port,omitempty"`
 }
 
 // AnnounceURL is the tracker's HTTP announce URL.
 func (s Server) AnnounceURL() string {
 	return "http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.Port)) + "/announce"
+}
+
+// LookupURL is where lookups go: the capped proxy if there is one.
+func (s Server) LookupURL() string {
+	if s.CapPort > 0 {
+		return "http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.CapPort)) + "/announce"
+	}
+	return s.AnnounceURL()
 }
 
 // Config is what the helper reads from -config.
@@ -77,6 +89,10 @@ type Config struct {
 	// StatsFrom is the address the hosting node queries opentracker's
 	// /stats from (blessed with -A); default 127.0.0.1.
 	StatsFrom string `json:"stats_from,omitempty"`
+	// ServiceRate > 0 caps every tracker at this many lookups/s (package
+	// testnet/capped: an M/M/1 server in a proxy on Server.CapPort), as
+	// the load sweep needs; 0: no cap.
+	ServiceRate float64 `json:"service_rate,omitempty"`
 
 	// Flat DHT design.
 	BucketSize int    `json:"bucket_size,omitempty"` // kad-dht k (replication); 0: kad-dht default (20)

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -32,6 +33,7 @@ import (
 	"github.com/supertracker/supertracker/leaf/bttracker/bencode"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 	"github.com/supertracker/supertracker/testnet/baseline"
+	"github.com/supertracker/supertracker/testnet/capped"
 )
 
 // Backend implements baseline.Backend for the server design.
@@ -49,6 +51,7 @@ type Backend struct {
 	otDone chan struct{}
 	otLog  *os.File
 	meter  *baseline.LoadMeter
+	capSrv *capped.Server // the lookup cap (ServiceRate > 0)
 	stop   context.CancelFunc
 	stats  *http.Client
 	mu     sync.Mutex
@@ -178,6 +181,11 @@ func (b *Backend) startTracker(ctx context.Context) error {
 		return n - statsCalls, true // our own stats requests are connections too
 	}}
 	go b.meter.Run(mctx, time.Second)
+	if b.cfg.ServiceRate > 0 && s.CapPort > 0 {
+		if err := b.startCap(mctx, s); err != nil {
+			return err
+		}
+	}
 	// A tracker that dies by itself takes the node down with it, so the
 	// launcher sees the failure.
 	go func() {
@@ -193,6 +201,32 @@ func (b *Backend) startTracker(ctx context.Context) error {
 		case <-mctx.Done():
 		}
 	}()
+	return nil
+}
+
+// startCap serves the capped lookup proxy on s.CapPort in front of the
+// tracker: lookups (BitTorrent port LookupPort) wait for their service on
+// an M/M/1 server of rate ServiceRate; its λ and ρ go to the data dir.
+func (b *Backend) startCap(ctx context.Context, s *baseline.Server) error {
+	srv, err := capped.NewServer(b.cfg.ServiceRate, uint64(s.Port))
+	if err != nil {
+		return err
+	}
+	target, err := url.Parse("http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.Port)))
+	if err != nil {
+		return err
+	}
+	lookupPort := strconv.Itoa(baseline.LookupPort)
+	h := capped.Handler(srv, target, func(r *http.Request) bool { return r.URL.Query().Get("port") == lookupPort })
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.IP, strconv.Itoa(s.CapPort)))
+	if err != nil {
+		return fmt.Errorf("capped proxy: %w", err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	go srv.WriteStats(ctx, b.n.DataDir)
+	b.capSrv = srv
 	return nil
 }
 
@@ -278,6 +312,11 @@ func (b *Backend) Status(st *baseline.Status) {
 	st.ServerPID = b.ot.Process.Pid
 	zero := 0
 	st.Leaves = &zero
+	if b.capSrv != nil { // capped: the lookup server's own λ and ρ
+		cs := b.capSrv.Stats()
+		st.Rho, st.ReqPerS = &cs.Rho, &cs.Lambda
+		return
+	}
 	if rate, rho, ok := b.meter.Sample(); ok {
 		st.Rho, st.ReqPerS = &rho, &rate
 	}
@@ -410,7 +449,11 @@ func (b *Backend) request(ctx context.Context, s baseline.Server, ih [20]byte, p
 	if event != "" {
 		q += "&event=" + event
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.AnnounceURL()+"?"+q, nil)
+	u := s.AnnounceURL()
+	if port == baseline.LookupPort {
+		u = s.LookupURL()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"?"+q, nil)
 	if err != nil {
 		return nil, err
 	}
