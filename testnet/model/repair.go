@@ -71,6 +71,10 @@ type RepairParams struct {
 	Window float64 `json:"window"`
 	// Samples for the Monte Carlo over refresh phases (0: 64).
 	Samples int `json:"samples,omitempty"`
+	// Chain: how many nodes of an object's order are tracked (0: all, up
+	// to 8). Placement reaches past them only when at least Chain−r+1 of
+	// them are down at once; planning uses r+3.
+	Chain int `json:"chain,omitempty"`
 }
 
 // RepairResult is the model's prediction.
@@ -102,8 +106,8 @@ func (p RepairParams) Validate() error {
 		return paramErr("Nodes", p.Nodes, "must be in [1, 2^20]")
 	case p.Mortal < 0 || p.Mortal > p.Nodes:
 		return paramErr("Mortal", p.Mortal, "must be in [0, Nodes]")
-	case p.Replicas < 1 || p.Replicas > p.Nodes:
-		return paramErr("Replicas", p.Replicas, "must be in [1, Nodes]")
+	case p.Replicas < 1 || p.Replicas > p.Nodes || p.Replicas > maxRepairChain:
+		return paramErr("Replicas", p.Replicas, fmt.Sprintf("must be in [1, min(Nodes, %d)]", maxRepairChain))
 	case !fin(p.MTTF) || p.MTTF <= 0:
 		return paramErr("MTTF", p.MTTF, "must be finite and > 0")
 	case !fin(p.MTTR) || p.MTTR < 0:
@@ -120,6 +124,8 @@ func (p RepairParams) Validate() error {
 		return paramErr("Window", p.Window, "must be finite and ≥ 0")
 	case p.Samples < 0 || p.Samples > 100000:
 		return paramErr("Samples", p.Samples, "must be in [0, 100000]")
+	case p.Chain < 0 || (p.Chain > 0 && p.Chain < p.Replicas):
+		return paramErr("Chain", p.Chain, "must be 0 or ≥ Replicas")
 	case len(p.Holders) > 64:
 		return paramErr("Holders", len(p.Holders), "at most 64 entries")
 	}
@@ -189,7 +195,7 @@ func EvaluateRepair(p RepairParams) (RepairResult, error) {
 		route += 1 - math.Pow(1-u, float64(mortal))
 		var ok float64
 		for range samples {
-			order := nodeOrder(r, p.Nodes, mortal)
+			order := nodeOrder(r, p.Nodes, mortal, p.Chain)
 			ok += 1 - recordFail(p, order, a, b, t, drawHolders(r, holders, hsum), r)
 		}
 		rec += ok / float64(samples)
@@ -228,8 +234,11 @@ func drawHolders(r *rand.Rand, w []float64, sum float64) int {
 // it to give the record a live holder, and it keeps the record for good.
 // At most maxRepairChain nodes are tracked: placement past them needs the
 // first maxRepairChain−r+1 nodes down at once.
-func nodeOrder(r *rand.Rand, nodes, mortal int) []bool {
+func nodeOrder(r *rand.Rand, nodes, mortal, chain int) []bool {
 	l := min(nodes, maxRepairChain)
+	if chain > 0 {
+		l = min(l, chain)
+	}
 	out := make([]bool, 0, l)
 	left, m := nodes, mortal
 	for range l { // sequential draw without replacement
