@@ -93,6 +93,10 @@ type RepairResult struct {
 	// NoRepair: the paper's equation (2) with m = r, k = 1 and the same
 	// mean availability (one DHT hop, no repair), for comparison.
 	NoRepair float64 `json:"no_repair"`
+	// ByUp[c]: success given that c nodes are up at the lookup (every node
+	// mortal and tracked; nil otherwise): how the model is evaluated on a
+	// run's realized churn.
+	ByUp []float64 `json:"by_up,omitempty"`
 }
 
 // maxRepairChain bounds the nodes tracked exactly (4^L states).
@@ -189,6 +193,12 @@ func EvaluateRepair(p RepairParams) (RepairResult, error) {
 	}
 	r := rand.New(rand.NewPCG(0x7e9a17, uint64(p.Nodes)<<16|uint64(p.Replicas)))
 	var rec, route, meanUp float64
+	// Success by the number of nodes up at the lookup: only when every node
+	// is mortal and tracked (the chain covers them all).
+	var counts *upCounts
+	if mortal == p.Nodes && p.Nodes <= maxRepairChain && (p.Chain == 0 || p.Chain >= p.Nodes) {
+		counts = &upCounts{all: make([]float64, p.Nodes+1), held: make([]float64, p.Nodes+1)}
+	}
 	for _, t := range times {
 		u := upAt(t)
 		meanUp += u
@@ -196,7 +206,7 @@ func EvaluateRepair(p RepairParams) (RepairResult, error) {
 		var ok float64
 		for range samples {
 			order := nodeOrder(r, p.Nodes, mortal, p.Chain)
-			ok += 1 - recordFail(p, order, a, b, t, drawHolders(r, holders, hsum), r)
+			ok += 1 - recordFail(p, order, a, b, t, drawHolders(r, holders, hsum), r, counts)
 		}
 		rec += ok / float64(samples)
 	}
@@ -207,6 +217,17 @@ func EvaluateRepair(p RepairParams) (RepairResult, error) {
 		res.Route = route / n
 	}
 	res.Reliability = res.Record * res.Route
+	if counts != nil {
+		res.ByUp = make([]float64, len(counts.all))
+		for c := range counts.all {
+			if counts.all[c] > 0 {
+				res.ByUp[c] = counts.held[c] / counts.all[c]
+			}
+			if p.Attach > 0 && c == 0 {
+				res.ByUp[c] = 0 // no supernode to attach to
+			}
+		}
+	}
 	// Eq. (2) with one hop, m = r replicas, the same mean availability.
 	res.NoRepair = 1 - math.Pow(1-res.MeanUp, float64(p.Replicas))
 	if p.Attach > 0 {
@@ -257,7 +278,7 @@ func nodeOrder(r *rand.Rand, nodes, mortal, chain int) []bool {
 
 // recordFail is P(no live node holds a valid record at t) for one draw of
 // the holders' announce instants.
-func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *rand.Rand) float64 {
+func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *rand.Rand, byUp *upCounts) float64 {
 	L := len(mortal)
 	stationary := math.IsInf(t, 1)
 	horizon := p.TTL
@@ -351,19 +372,31 @@ func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *
 		if pr == 0 {
 			continue
 		}
-		held := false
+		held, up := false, 0
 		for i := range L {
+			if s>>(2*i)&1 == 1 && mortal[i] {
+				up++
+			}
 			if s>>(2*i)&3 == 3 { // up and holding a record
 				held = true
-				break
 			}
 		}
 		if !held {
 			fail += pr
 		}
+		if byUp != nil {
+			byUp.all[up] += pr
+			if held {
+				byUp.held[up] += pr
+			}
+		}
 	}
 	return math.Min(1, math.Max(0, fail))
 }
+
+// upCounts accumulates, by the number of mortal nodes up at the lookup,
+// P(c up) and P(record held ∧ c up).
+type upCounts struct{ all, held []float64 }
 
 func flagMask(L int) int {
 	m := 0

@@ -151,7 +151,14 @@ func lgamma(x int) float64 {
 // repairPoint fills the model-with-repair fields of pr. pq is the paper
 // model's P_queued for the point (the repair model has no queueing: it
 // multiplies in).
-func repairPoint(pr *PointResult, d Design, p Params, pq float64) error {
+//
+// The realized-churn value: where the model gives success by the number of
+// nodes up at the lookup (the overlay: all S supernodes tracked), it is
+// averaged over the held lookups by how many tracker nodes were up when
+// each was issued, as for the paper's model; otherwise (the flat DHT) the
+// model runs with the MTTF that gives the tracker nodes the availability
+// the runs realized.
+func repairPoint(pr *PointResult, d Design, p Params, pq float64, byUp map[int]int) error {
 	rp, ok, err := RepairParams(d, p)
 	if err != nil || !ok {
 		return err
@@ -174,6 +181,19 @@ func repairPoint(pr *PointResult, d Design, p Params, pq float64) error {
 		return err
 	}
 	pr.RepairRealized = rr.Reliability * pq
+	if plan.ByUp != nil && len(byUp) > 0 {
+		var sum float64
+		var n int
+		for c, k := range byUp {
+			if c >= 0 && c < len(plan.ByUp) {
+				sum += plan.ByUp[c] * float64(k)
+				n += k
+			}
+		}
+		if n > 0 {
+			pr.RepairRealized, pr.RepairMTTF = sum/float64(n)*pq, 0
+		}
+	}
 	pr.DeltaRepair = pr.Rate - pr.RepairRealized
 	pr.PassRepair = pr.Held > 0 && pr.Lo <= pr.RepairRealized+RepairTolerance && pr.Hi >= pr.RepairRealized-RepairTolerance
 	pr.RepairInScope, pr.RepairOutOfScope = RepairScope(d, p, pr.Rho)

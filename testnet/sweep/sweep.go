@@ -210,6 +210,9 @@ func Reanalyze(jsonPath, figures, markdown, command string) (*Report, error) {
 		return &rep, err
 	}
 	rep.Reanalysed = command
+	if abs, err := filepath.Abs(figures); err == nil {
+		figures = abs
+	}
 	if err := os.MkdirAll(figures, 0o755); err != nil {
 		return &rep, err
 	}
