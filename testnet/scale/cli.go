@@ -85,6 +85,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	churn := fs.String("churn", cfg.Churn.Name, "session-length fit from data/churn-stutzbach-rejaie-2006.csv")
 	memLimit := fs.Int("mem-limit-gb", 11, "Go soft memory limit, GiB (0: none)")
 	pprofDir := fs.String("pprof", "", "write heap profiles after each design's setup into this directory")
+	doc := fs.String("doc", "", "also write this markdown page (e.g. docs/scale.md) with the plots copied next to it under figures/")
 	fs.IntVar(&cfg.N, "n", cfg.N, "peers online")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "schedule seed")
 	fs.Float64Var(&cfg.Speedup, "churn-speedup", cfg.Speedup, "divide session lengths by this (1: measured time scale)")
@@ -137,6 +138,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if werr := WriteOutputs(*out, rep); werr != nil {
 			fmt.Fprintln(stderr, "scale:", werr)
 			return 1
+		}
+		if *doc != "" {
+			if werr := WriteDoc(*doc, *out, rep); werr != nil {
+				fmt.Fprintln(stderr, "scale:", werr)
+				return 1
+			}
 		}
 		fmt.Fprint(stdout, screen(rep))
 	}
@@ -263,6 +270,30 @@ func WriteOutputs(dir string, rep *Report) error {
 		return err
 	}
 	return writePlots(dir, rep)
+}
+
+// WriteDoc writes the documentation page at path: the method, the
+// sources, the run's report with its plots (copied to figures/ next to
+// path) and how to reproduce it.
+func WriteDoc(path, out string, rep *Report) error {
+	figs := filepath.Join(filepath.Dir(path), "figures")
+	if err := os.MkdirAll(figs, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []string{PlotLatency, PlotFindable, PlotMaint} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(figs, f), b, 0o644); err != nil {
+			return err
+		}
+	}
+	body := markdown(rep)
+	for _, f := range []string{PlotLatency, PlotFindable, PlotMaint} {
+		body = strings.ReplaceAll(body, "("+f+")", "(figures/"+f+")")
+	}
+	return os.WriteFile(path, []byte(docPage(rep, body)), 0o644)
 }
 
 func writeRecords(path string, run *DesignRun) error {
