@@ -7,8 +7,7 @@ import (
 )
 
 // Both designs carry out a small schedule on the mocknet: lookups succeed,
-// latencies are in RTTs of the drawn links (wide-area: no lookup answers
-// in under a millisecond), traffic is counted per role, and every upkeep
+// remote lookups pay the drawn links' latency, traffic is counted per role, and every upkeep
 // task is measured. 40 nodes, ~40 s each.
 func TestRunDesignsSmall(t *testing.T) {
 	if testing.Short() {
@@ -41,8 +40,11 @@ func TestRunDesignsSmall(t *testing.T) {
 		if st.Counted < 20 || st.Success < 0.9 {
 			t.Errorf("%s: success %v over %d lookups (%v)", d.name(), st.Success, st.Counted, st.Outcomes)
 		}
-		if st.LatencyMS.P50 < 1 {
-			t.Errorf("%s: p50 %v ms: the link latency is missing", d.name(), st.LatencyMS.P50)
+		// With 40 nodes a kad-dht record lives on the 20 closest, half the
+		// network, and a lookup often answers from the local store: check
+		// the slow end for the link latency.
+		if st.LatencyMS.P90 < 1 {
+			t.Errorf("%s: p90 %v ms: the link latency is missing", d.name(), st.LatencyMS.P90)
 		}
 		roles := []string{"dht"}
 		if d.name() == DesignOverlay {
