@@ -86,6 +86,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	memLimit := fs.Int("mem-limit-gb", 11, "Go soft memory limit, GiB (0: none)")
 	pprofDir := fs.String("pprof", "", "write heap profiles after each design's setup into this directory")
 	doc := fs.String("doc", "", "also write this markdown page (e.g. docs/scale.md) with the plots copied next to it under figures/")
+	fromReport := fs.String("from-report", "", "redo the analysis, outputs and --doc from a report.json of an earlier run (no run)")
 	fs.IntVar(&cfg.N, "n", cfg.N, "peers online")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "schedule seed")
 	fs.Float64Var(&cfg.Speedup, "churn-speedup", cfg.Speedup, "divide session lengths by this (1: measured time scale)")
@@ -132,7 +133,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s scale: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 	}
 	heapProfileDir = *pprofDir
-	rep, err := Run(ctx, cfg, ds, *out, logf)
+	var rep *Report
+	if *fromReport != "" {
+		rep, err = LoadReport(*fromReport)
+	} else {
+		rep, err = Run(ctx, cfg, ds, *out, logf)
+	}
 	if rep != nil {
 		rep.Command = "supertracker scale " + strings.Join(args, " ")
 		if werr := WriteOutputs(*out, rep); werr != nil {
@@ -270,6 +276,29 @@ func WriteOutputs(dir string, rep *Report) error {
 		return err
 	}
 	return writePlots(dir, rep)
+}
+
+// LoadReport reads a report.json and redoes what follows the runs (the
+// summary, the calibration and the extrapolation).
+func LoadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for name, st := range rep.Designs {
+		if name == DesignOverlay {
+			rep.Summary.Overlay = summarize(*st)
+		} else {
+			rep.Summary.FlatKad = summarize(*st)
+		}
+	}
+	rep.Calibration = calibrate(&rep)
+	rep.Extrapolation = Extrapolate(&rep)
+	return &rep, nil
 }
 
 // WriteDoc writes the documentation page at path: the method, the

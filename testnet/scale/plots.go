@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -95,12 +96,12 @@ func cdfPlot(title, xlabel string, rep *Report, sample func(*DesignStats) []floa
 
 func latencyCDF(rep *Report) (*plot.Plot, error) {
 	return cdfPlot("Lookup latency of successful lookups, in RTTs (median link RTT "+fmtF(rep.RTTMedianMS, 1)+" ms)",
-		"lookup latency / median RTT (log scale)", rep, func(st *DesignStats) []float64 { return st.latRTT })
+		"lookup latency / median RTT (log scale)", rep, func(st *DesignStats) []float64 { return st.LatRTT })
 }
 
 func findableCDF(rep *Report) (*plot.Plot, error) {
 	return cdfPlot("Time to findable: announce start until another peer's lookup returns the publisher",
-		"time to findable (ms, log scale)", rep, func(st *DesignStats) []float64 { return st.findMS })
+		"time to findable (ms, log scale)", rep, func(st *DesignStats) []float64 { return st.FindMS })
 }
 
 // maintBars: maintenance bytes/s per node by role and cause (the quiet
@@ -165,7 +166,11 @@ func maintBars(rep *Report) (*plot.Plot, error) {
 	}
 	labels := make([]string, len(bars))
 	for i, b := range bars {
-		labels[i] = b.label
+		var total float64
+		for _, v := range b.parts {
+			total += v
+		}
+		labels[i] = b.label + " (" + fmtBps(total) + ")"
 	}
 	p.NominalX(labels...)
 	p.Legend.Top, p.Legend.Left = true, true
@@ -180,6 +185,15 @@ func maintBars(rep *Report) (*plot.Plot, error) {
 		top = math.Max(top, s)
 	}
 	p.Y.Max = top*1.6 + 1 // room for the legend
+	p.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		ts := plot.DefaultTicks{}.Ticks(lo, hi)
+		for i := range ts {
+			if ts[i].Label != "" {
+				ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', 0, 64)
+			}
+		}
+		return ts
+	})
 	return p, nil
 }
 

@@ -67,7 +67,9 @@ type DesignStats struct {
 	Upkeep    []UpkeepRec        `json:"upkeep"`
 	MaintPerS map[string]float64 `json:"maint_bytes_per_s"`
 
-	latRTT, findMS []float64 // samples for the plots
+	// Samples for the plots (every successful lookup, every found publish).
+	LatRTT []float64 `json:"latency_rtt_samples"`
+	FindMS []float64 `json:"findable_ms_samples"`
 }
 
 // Percentiles of a sample.
@@ -141,7 +143,7 @@ func Analyze(run *DesignRun, rttMS float64) DesignStats {
 	}
 	st.SuccessLo, st.SuccessHi = wilson(st.Succeeded, st.Counted)
 	st.LatencyMS, st.LatencyRTT = percentiles(lat), percentiles(rtt)
-	st.latRTT = rtt
+	st.LatRTT = rtt
 	var ann, found []float64
 	for _, p := range run.Publishes {
 		st.Publishes++
@@ -154,7 +156,7 @@ func Analyze(run *DesignRun, rttMS float64) DesignStats {
 		}
 	}
 	st.AnnounceMS, st.FindableMS = percentiles(ann), percentiles(found)
-	st.findMS = found
+	st.FindMS = found
 	// CPU: the measure window's CPU minus the quiet window's rate (churn
 	// and upkeep only), per lookup or publish.
 	var measure, quiet, end *Phase
