@@ -27,6 +27,9 @@ const (
 	// (the launcher saw it detached, or its error says so): every
 	// supernode up was full or unreachable.
 	CauseNotAttached = "issuer had no supernode (none with a free slot)"
+	// CauseRoleRefused: the node's role does not take the request (the
+	// sweeps' tracker-only nodes refuse announces by design).
+	CauseRoleRefused = "refused by the node's role (by design)"
 	// CauseNoLiveHolder: the answer came but held no live holder.
 	CauseNoLiveHolder = "answer without a live holder"
 	// CauseUnexplained: none of the above.
@@ -153,6 +156,9 @@ func (a *analysis) failures(s *Summary) {
 		}
 		if wasDetached(node, issued, done) {
 			return CauseNotAttached
+		}
+		if strings.Contains(strings.ToLower(errText), "not supported by this node's role") {
+			return CauseRoleRefused
 		}
 		low := strings.ToLower(errText)
 		if strings.Contains(low, "no supernode") || strings.Contains(low, "not attached") || strings.Contains(low, "over_capacity") || strings.Contains(low, "over capacity") {

@@ -89,6 +89,9 @@ type PointResult struct {
 	RepairInScope    bool     `json:"repair_in_scope,omitempty"`
 	RepairOutOfScope string   `json:"repair_out_of_scope,omitempty"`
 	RepairReasons    []string `json:"repair_reasons,omitempty"`
+	// Reruns of this point (Report.Reruns), pooled.
+	RerunHeld      int `json:"rerun_held,omitempty"`
+	RerunSucceeded int `json:"rerun_succeeded,omitempty"`
 }
 
 // Verdict is "PASS" or "FAIL".

@@ -46,6 +46,7 @@ Flags:
 	tol := fs.Float64("tolerance", -1, "±X of the model check (default: the plan's)")
 	reuse := fs.Bool("reuse", false, "reuse runs whose result.json exists in --work")
 	fromJSON := fs.String("from-json", "", "re-analyse the runs stored in a sweep.json (no runs): models, figures, markdown")
+	rerunDir := fs.String("reruns", "", "with --from-json: a sweep work directory whose runs repeat points of the stored sweep (same parameters and seeds), reported beside the gaps they check")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -88,7 +89,15 @@ Flags:
 		pl.Tolerance = *tol
 	}
 	if *fromJSON != "" {
-		rep, err := Reanalyze(*fromJSON, *out, *md, "sweep "+strings.Join(args, " "))
+		var reruns []*RunResult
+		if *rerunDir != "" {
+			var err error
+			if reruns, err = LoadReruns(*rerunDir); err != nil {
+				fmt.Fprintln(stderr, "sweep:", err)
+				return 1
+			}
+		}
+		rep, err := Reanalyze(*fromJSON, *out, *md, "sweep "+strings.Join(args, " "), reruns)
 		if err != nil {
 			fmt.Fprintln(stderr, "sweep:", err)
 			return 1

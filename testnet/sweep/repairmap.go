@@ -237,3 +237,36 @@ func repairReasons(pr PointResult, p Params) []string {
 	}
 	return out
 }
+
+// addReruns attaches the reruns of each point and, where the model with
+// repair missed, says what the rerun measured.
+func addReruns(points []PointResult, reruns []*RunResult) {
+	for i := range points {
+		pr := &points[i]
+		var held, ok int
+		outcomes := map[string]int{}
+		for _, r := range reruns {
+			if r.Key == pr.Key && r.Design == pr.Design {
+				held += r.Held
+				ok += r.HeldSucceeded
+				for o, n := range r.HeldOutcomes {
+					outcomes[o] += n
+				}
+			}
+		}
+		if held == 0 {
+			continue
+		}
+		pr.RerunHeld, pr.RerunSucceeded = held, ok
+		if !pr.HasRepair || (pr.PassRepair && pr.RepairInScope) {
+			continue
+		}
+		lo, hi := Wilson(ok, held)
+		verdict := "the gap is reproduced"
+		if lo <= pr.RepairRealized+RepairTolerance && hi >= pr.RepairRealized-RepairTolerance {
+			verdict = "within the model's ±0.01: the stored run's failures were not reproduced"
+		}
+		pr.RepairReasons = append(pr.RepairReasons, fmt.Sprintf("a rerun of the same seeds (same schedules) measured %d/%d = %.4f [%.4f, %.4f] (%s): %s",
+			ok, held, ratio(ok, held), lo, hi, outcomeString(outcomes), verdict))
+	}
+}

@@ -51,6 +51,10 @@ type Report struct {
 	// Reanalysed: the command that redid the analysis from the stored runs
 	// (Reanalyze), if any.
 	Reanalysed string `json:"reanalysed,omitempty"`
+	// Reruns: runs repeated later with the same parameters and seeds to
+	// check a gap (Reanalyze --reruns); they do not enter the pooled
+	// rates, only the reasons.
+	Reruns []*RunResult `json:"reruns,omitempty"`
 }
 
 // JSONFile is the machine-readable result next to the figures.
@@ -176,7 +180,7 @@ runs:
 // the runs (calibration, points, models, figures, sweep.json, markdown)
 // from the run results it holds: for a model change, no run is repeated.
 // The plan, runs and command of the stored report are kept.
-func Reanalyze(jsonPath, figures, markdown, command string) (*Report, error) {
+func Reanalyze(jsonPath, figures, markdown, command string, reruns []*RunResult) (*Report, error) {
 	b, err := os.ReadFile(jsonPath)
 	if err != nil {
 		return nil, err
@@ -206,9 +210,11 @@ func Reanalyze(jsonPath, figures, markdown, command string) (*Report, error) {
 	for _, d := range rep.Plan.Designs {
 		rep.Calib[d] = calibrate(d, rep.Runs)
 	}
+	rep.Reruns = append(rep.Reruns, reruns...)
 	if rep.Points, err = aggregate(rep.Plan, rep.Runs, rep.Calib); err != nil {
 		return &rep, err
 	}
+	addReruns(rep.Points, rep.Reruns)
 	rep.Reanalysed = command
 	if abs, err := filepath.Abs(figures); err == nil {
 		figures = abs
@@ -232,6 +238,26 @@ func Reanalyze(jsonPath, figures, markdown, command string) (*Report, error) {
 		}
 	}
 	return &rep, nil
+}
+
+// LoadReruns reads every result.json under dir/runs (a sweep work
+// directory) as reruns.
+func LoadReruns(dir string) ([]*RunResult, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "runs", "*", "seed*", "*", ResultFile))
+	if err != nil {
+		return nil, err
+	}
+	var out []*RunResult
+	for _, p := range paths {
+		rr, err := loadResult(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if rr.Error == "" && rr.Held > 0 {
+			out = append(out, rr)
+		}
+	}
+	return out, nil
 }
 
 // opentrackerVersion returns the installed Debian package version, if any.
