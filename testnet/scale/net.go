@@ -70,10 +70,11 @@ func slotKey(seed uint64, slot int) (crypto.PrivKey, error) {
 	return sk, err
 }
 
-// slotAddr is an address in 198.18.0.0/15 (RFC 2544, benchmarking): never
-// routed, mocknet only uses it as a label.
+// slotAddr is slot's address: a /24 of its own (supernodes place replicas
+// and cap leaves per network prefix), as peers on the Internet mostly
+// have. Mocknet only uses it as a label: nothing is routed.
 func slotAddr(slot int) ma.Multiaddr {
-	a, _ := ma.NewMultiaddr(fmt.Sprintf("/ip4/198.%d.%d.%d/tcp/4001", 18+(slot>>16)&1, (slot>>8)&0xff, slot&0xff))
+	a, _ := ma.NewMultiaddr(fmt.Sprintf("/ip4/%d.%d.%d.1/tcp/4001", 20+slot>>16, (slot>>8)&0xff, slot&0xff))
 	return a
 }
 

@@ -22,7 +22,6 @@ import (
 
 	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/leaf"
-	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/supernode"
 )
 
@@ -87,7 +86,8 @@ func (o *overlay) params() map[string]any {
 		"promote_fill":         ec.PromoteFill,
 		"min_uptime":           ec.MinUptime.String(),
 		"bootstrap_supernodes": o.s.Cfg.BootstrapSupernodes,
-		"kad_bucket_size":      20,
+		"lookup_fanout":        sc.LookupFanout,
+		"gossip_interval":      sc.GossipInterval.String(),
 	}
 }
 
@@ -119,22 +119,22 @@ func (o *overlay) setup(ctx context.Context, s *Schedule, w *world) error {
 		o.mu.Unlock()
 		first = append(first, sn.AddrInfo())
 	}
-	// The supernodes' routing tables: full (S ≤ k) or at least k entries.
-	want := min(len(s.Supernodes)-1, 20)
+	// Every supernode's membership view holds every supernode (placement
+	// and one-hop lookups use it).
+	want := len(s.Supernodes)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		low := 0
 		for _, sn := range o.supernodes() {
-			if sn.DHT().RoutingTable().Size() < want {
+			if sn.MemberCount() < want {
 				low++
-				sn.DHT().RefreshRoutingTable()
 			}
 		}
 		if low == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("overlay: %d supernodes with routing tables below %d after 3 min", low, want)
+			return fmt.Errorf("overlay: %d supernodes' membership views below %d after 3 min", low, want)
 		}
 		select {
 		case <-ctx.Done():
@@ -242,22 +242,20 @@ func (o *overlay) lookup(ctx context.Context, slot, obj int, _ func(peer.ID) boo
 	return out, err
 }
 
-// upkeep: the supernodes' kad routing-table refresh (kad-dht's 10 min)
-// and rendezvous provide (RendezvousInterval), and the leaves' record
-// refresh (every RecordTTL·RefreshFraction).
+// upkeep: the supernodes' kad routing-table refresh (kad-dht's 10 min; the
+// membership gossip is continuous and shows in the quiet window), and the
+// leaves' record refresh (every RecordTTL·RefreshFraction).
 func (o *overlay) upkeep() []upkeepTask {
 	sc, lc := overlaySupernodeConfig(), leaf.DefaultConfig()
 	return []upkeepTask{
-		{Name: "supernodes: kad routing-table refresh + rendezvous provide", Period: min(10*time.Minute, sc.RendezvousInterval), Fraction: 1,
+		{Name: "supernodes: kad routing-table refresh", Period: 10 * time.Minute, Fraction: 1,
 			Run: func(ctx context.Context) error {
 				return parallel(ctx, o.supernodes(), 16, func(ctx context.Context, sn *supernode.Node) error {
 					select {
 					case <-sn.DHT().RefreshRoutingTable():
 					case <-ctx.Done():
 					}
-					pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-					defer cancel()
-					return sn.DHT().Provide(pctx, protocol.SupernodeRendezvous, true)
+					return nil
 				})
 			}},
 		{Name: "leaves: record refresh (re-announce)", Period: time.Duration(float64(sc.RecordTTL) * lc.RefreshFraction), Fraction: upkeepSample,
