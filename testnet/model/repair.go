@@ -62,6 +62,12 @@ type RepairParams struct {
 	// FailoverAnnounce: a holder re-announces when its primary supernode
 	// dies (the overlay's leaves; rate 1/MTTF).
 	FailoverAnnounce bool `json:"failover_announce"`
+	// MembershipRepair > 0: when a node holding the record dies, a live
+	// holder copies it to the next closest live nodes this long after
+	// (the record path v2's repair on membership change): a placement that
+	// happens only if some live node still holds the record. Approximated
+	// by repair instants at the rate replicas fail (r/MTTF). 0: none.
+	MembershipRepair float64 `json:"membership_repair,omitempty"`
 	// Attach: the route. >0: the issuer is a leaf attached to supernodes
 	// and fails over at once to any live one (the attach hop fails only
 	// when every mortal node is down); 0: the issuer is a DHT node itself.
@@ -124,6 +130,8 @@ func (p RepairParams) Validate() error {
 		return paramErr("TTL", p.TTL, "must be ≤ 64·Refresh")
 	case p.Attach < 0:
 		return paramErr("Attach", p.Attach, "must be ≥ 0")
+	case !fin(p.MembershipRepair) || p.MembershipRepair < 0:
+		return paramErr("MembershipRepair", p.MembershipRepair, "must be finite and ≥ 0")
 	case !fin(p.Window) || p.Window < 0:
 		return paramErr("Window", p.Window, "must be finite and ≥ 0")
 	case p.Samples < 0 || p.Samples > 100000:
@@ -282,8 +290,10 @@ func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *
 	L := len(mortal)
 	stationary := math.IsInf(t, 1)
 	horizon := p.TTL
-	// Announce instants in (t−TTL, t], as offsets before t.
+	// Announce instants in (t−TTL, t], as offsets before t; cond marks the
+	// repair instants (placement only where a live node holds the record).
 	var back []float64
+	cond := map[float64]bool{}
 	for range holders {
 		phase := r.Float64() * p.Refresh
 		for x := phase; x < horizon; x += p.Refresh {
@@ -292,6 +302,15 @@ func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *
 		if p.FailoverAnnounce {
 			for x := r.ExpFloat64() / a; x < horizon; x += r.ExpFloat64() / a {
 				back = append(back, x)
+			}
+		}
+	}
+	if p.MembershipRepair > 0 {
+		rate := float64(p.Replicas) * a
+		for x := r.ExpFloat64() / rate; x < horizon; x += r.ExpFloat64() / rate {
+			if y := x - p.MembershipRepair; y >= 0 { // the failure at t−x, repaired at t−x+delay
+				back = append(back, y)
+				cond[y] = true
 			}
 		}
 	}
@@ -343,6 +362,10 @@ func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *
 		}
 	}
 	now := start
+	isCond := make([]bool, len(back))
+	for i, x := range back {
+		isCond[i] = cond[x]
+	}
 	if stationary {
 		now = 0
 		t = horizon
@@ -355,7 +378,7 @@ func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *
 		}
 	}
 	next := make([]float64, len(dist))
-	for _, at := range append(back, t) {
+	for i, at := range append(back, t) {
 		if at < now {
 			continue // before the window: the warm-up placement covers it
 		}
@@ -364,7 +387,7 @@ func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *
 			now = at
 		}
 		if at < t {
-			place(dist, next, L, p.Replicas)
+			place(dist, next, L, p.Replicas, isCond[i])
 		}
 	}
 	var fail float64
@@ -398,6 +421,16 @@ func recordFail(p RepairParams, mortal []bool, a, b, t float64, holders int, r *
 // P(c up) and P(record held ∧ c up).
 type upCounts struct{ all, held []float64 }
 
+// liveHolder: some node is up and holds the record in state s.
+func liveHolder(s, L int) bool {
+	for i := range L {
+		if s>>(2*i)&3 == 3 {
+			return true
+		}
+	}
+	return false
+}
+
 func flagMask(L int) int {
 	m := 0
 	for i := range L {
@@ -406,11 +439,16 @@ func flagMask(L int) int {
 	return m
 }
 
-// place writes the record on the first r live nodes of every state.
-func place(dist, next []float64, L, r int) {
+// place writes the record on the first r live nodes of every state (only
+// where a live node holds it, if conditional: a repair copies it from one).
+func place(dist, next []float64, L, r int, conditional bool) {
 	clear(next)
 	for s, pr := range dist {
 		if pr == 0 {
+			continue
+		}
+		if conditional && !liveHolder(s, L) {
+			next[s] += pr
 			continue
 		}
 		t, c := s, 0

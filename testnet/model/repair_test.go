@@ -141,3 +141,25 @@ func TestRepairValidate(t *testing.T) {
 		}
 	}
 }
+
+// Repair on membership change (the record path v2) can only help: it
+// re-places a record that some live node still holds.
+func TestRepairOnMembershipChange(t *testing.T) {
+	p := RepairParams{Nodes: 6, Replicas: 2, MTTF: 10, MTTR: 5, Refresh: 5, TTL: 15, Persistent: true, Samples: 400}
+	without, err := EvaluateRepair(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.MembershipRepair = 1
+	with, err := EvaluateRepair(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(with.Reliability > without.Reliability) {
+		t.Fatalf("membership repair %v not above %v", with.Reliability, without.Reliability)
+	}
+	p.MembershipRepair = -1
+	if _, err := EvaluateRepair(p); !errors.Is(err, ErrInvalidParam) {
+		t.Fatalf("negative delay: %v", err)
+	}
+}

@@ -167,7 +167,7 @@ func aggregate(pl Plan, runs []*RunResult, calib map[Design]Calib) ([]PointResul
 			pr.Delta, pr.Pass = pr.Rate-pr.ModelRealized, within(pr.ModelRealized)
 			pr.DeltaPlan, pr.PassPlan = pr.Rate-pr.Model, within(pr.Model)
 			pr.Reasons = reasons(pl, pt.Params, pr)
-			if err := repairPoint(&pr, d, pt.Params, res.PQueued, byUp); err != nil {
+			if err := repairPoint(&pr, d, pt.Params, res.PQueued, byUp, pl.MembershipRepair); err != nil {
 				return nil, fmt.Errorf("repair model at %s %s: %w", pr.Key, d, err)
 			}
 			out = append(out, pr)

@@ -52,7 +52,7 @@ func repairSuccessFigure(path string, s Sweep, rep *Report) error {
 			if pt.Validate() != nil {
 				continue
 			}
-			rp, ok, err := RepairParams(d, pt)
+			rp, ok, err := repairParams(d, pt, rep.Plan.MembershipRepair)
 			if err != nil || !ok {
 				continue
 			}

@@ -3,6 +3,7 @@ package sweep
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/supertracker/supertracker/testnet/metrics"
 	"github.com/supertracker/supertracker/testnet/model"
@@ -39,6 +40,12 @@ const leafBackoff = 10.0
 // nodes per object, of which the peers count, plus the Zipf-popular
 // announces of peers during the window).
 func RepairParams(d Design, p Params) (model.RepairParams, bool, error) {
+	return repairParams(d, p, 0)
+}
+
+// repairParams is RepairParams with the overlay's repair on membership
+// change (Plan.MembershipRepair; 0: none).
+func repairParams(d Design, p Params, membership time.Duration) (model.RepairParams, bool, error) {
 	mttf, mttr := p.MTTF.Seconds(), p.MTTR.Seconds()
 	if p.MTTF <= 0 {
 		mttf, mttr = 1e12, 0 // no churn
@@ -54,6 +61,7 @@ func RepairParams(d Design, p Params) (model.RepairParams, bool, error) {
 		rp.Nodes, rp.Replicas = p.Trackers, p.Replication
 		rp.TTL = 3 * p.Refresh.Seconds()
 		rp.Persistent, rp.FailoverAnnounce, rp.Attach = true, true, p.Replication
+		rp.MembershipRepair = membership.Seconds()
 	case FlatDHT:
 		rp.Nodes, rp.Mortal, rp.Replicas = p.Nodes(), p.Trackers, min(p.Replication, p.Nodes())
 		rp.TTL = math.Max(48*3600, rp.Refresh) // kad-dht provider validity: 48 h
@@ -158,8 +166,8 @@ func lgamma(x int) float64 {
 // each was issued, as for the paper's model; otherwise (the flat DHT) the
 // model runs with the MTTF that gives the tracker nodes the availability
 // the runs realized.
-func repairPoint(pr *PointResult, d Design, p Params, pq float64, byUp map[int]int) error {
-	rp, ok, err := RepairParams(d, p)
+func repairPoint(pr *PointResult, d Design, p Params, pq float64, byUp map[int]int, membership time.Duration) error {
+	rp, ok, err := repairParams(d, p, membership)
 	if err != nil || !ok {
 		return err
 	}

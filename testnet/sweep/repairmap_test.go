@@ -67,7 +67,7 @@ func TestRepairPoint(t *testing.T) {
 	pr := PointResult{Design: Overlay, Held: 100, HeldSucceeded: 70, Outcomes: map[string]int{"success": 70, "timeout": 30}, TrackerAvail: 0.9}
 	pr.Rate = 0.7
 	pr.Lo, pr.Hi = Wilson(70, 100)
-	if err := repairPoint(&pr, Overlay, p, 1, map[int]int{5: 60, 6: 40}); err != nil {
+	if err := repairPoint(&pr, Overlay, p, 1, map[int]int{5: 60, 6: 40}, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if !pr.HasRepair || pr.PassRepair || len(pr.RepairReasons) == 0 || !(pr.RepairRealized > 0.99) {
@@ -77,7 +77,7 @@ func TestRepairPoint(t *testing.T) {
 		t.Fatalf("delta %v", pr.DeltaRepair)
 	}
 	srv := PointResult{}
-	if err := repairPoint(&srv, Server, p, 1, nil); err != nil || srv.HasRepair {
+	if err := repairPoint(&srv, Server, p, 1, nil, 0); err != nil || srv.HasRepair {
 		t.Fatalf("server: %v %v", srv.HasRepair, err)
 	}
 }
