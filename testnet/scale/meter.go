@@ -18,13 +18,13 @@ import (
 const (
 	classKad       = iota // kad-dht RPCs (overlay supernodes, flat DHT)
 	classLeaf             // leaf ↔ supernode protocol
-	classReplicate        // supernode → replica
+	classPeer             // supernode ↔ supernode (membership, replication, one-hop lookups)
 	classPing             // libp2p ping (leaves' RTT measurement)
 	classOther            // anything else (probes, …)
 	nClasses
 )
 
-var classNames = [nClasses]string{"kad", "leaf", "replicate", "ping", "other"}
+var classNames = [nClasses]string{"kad", "leaf", "peer", "ping", "other"}
 
 func classify(p protocol.ID) int {
 	s := string(p)
@@ -33,8 +33,8 @@ func classify(p protocol.ID) int {
 		return classKad
 	case strings.Contains(s, "/leaf/"):
 		return classLeaf
-	case strings.Contains(s, "/replicate/"):
-		return classReplicate
+	case strings.Contains(s, "/peer/"), strings.Contains(s, "/replicate/"):
+		return classPeer
 	case strings.HasPrefix(s, "/ipfs/ping/"):
 		return classPing
 	}
