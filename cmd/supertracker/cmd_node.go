@@ -22,6 +22,7 @@ type nodeOpts struct {
 	minUptime, minAvg, dwell, window, recordTTL, handover                    *time.Duration
 	maxLeaves, backups                                                       *int
 	serviceRate                                                              *float64
+	serviceQueue                                                             *int
 	firewalled                                                               *bool
 	seed                                                                     *uint64
 	bt                                                                       btFlags
@@ -64,6 +65,8 @@ below overrides the preset.`, stderr)
 		seed:       fs.Uint64("seed", 0, "seed of the election's jitter (0: random)"),
 		serviceRate: fs.Float64("service-rate", 0,
 			"testnets: as a supernode serve at most this many lookups/s, one at a time with exponential service times (an M/M/1 queue; measured λ and ρ in DATA/"+capped.StatsFile+"); 0: no cap"),
+		serviceQueue: fs.Int("service-queue", 0,
+			"testnets, with --service-rate: at most this many lookups in the node (queued or served, the paper's M/M/1/h); more are answered RATE_LIMITED at once; 0: unbounded"),
 		recordTTL: fs.Duration("record-ttl", 0, "records expire this long after their last refresh; leaves refresh every third (0: preset, 45m)"),
 		handover: fs.Duration("handover-timeout", 0,
 			"at shutdown, a supernode waits up to this long for its leaves to move to other supernodes (0: session timeout + one heartbeat)"),
@@ -84,6 +87,7 @@ below overrides the preset.`, stderr)
 		fs.check(d, nonNegativeDuration)
 	}
 	fs.check("max-leaves", atLeast(0))
+	fs.check("service-queue", atLeast(0))
 	fs.check("service-rate", func(v any) error {
 		if x := v.(float64); !(x >= 0) || math.IsInf(x, 0) {
 			return errors.New("must be a finite rate ≥ 0")
@@ -213,6 +217,7 @@ func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
 		if err != nil {
 			return err
 		}
+		srv.SetCapacity(*o.serviceQueue)
 		nodeHost = capped.WrapHost(h, srv, cfg.Supernode.Limits)
 		sctx, stopStats := context.WithCancel(context.Background())
 		defer stopStats()

@@ -93,6 +93,10 @@ type Config struct {
 	// testnet/capped: an M/M/1 server in a proxy on Server.CapPort), as
 	// the load sweep needs; 0: no cap.
 	ServiceRate float64 `json:"service_rate,omitempty"`
+	// ServiceQueue, with ServiceRate: at most this many lookups in a
+	// tracker's queue (the paper's M/M/1/h); more get 503 at once; 0:
+	// unbounded.
+	ServiceQueue int `json:"service_queue,omitempty"`
 
 	// Flat DHT design.
 	BucketSize int    `json:"bucket_size,omitempty"` // kad-dht k (replication); 0: kad-dht default (20)

@@ -78,3 +78,33 @@ func TestHandlerCapsOnlySelected(t *testing.T) {
 		t.Fatalf("capped request answered before its service: %q", rec.Body.String())
 	}
 }
+
+// With capacity h the (h+1)-th request in the system is turned away at
+// once (M/M/1/h), counted as blocked, not as an arrival; the HTTP proxy
+// answers it 503.
+func TestCapacityBlocks(t *testing.T) {
+	s, _ := NewServer(0.001, 1) // mean service 1000 s
+	s.SetCapacity(2)
+	for i := range 2 {
+		if _, _, ok := s.Enqueue(); !ok {
+			t.Fatalf("request %d blocked", i)
+		}
+	}
+	if err := s.Serve(context.Background()); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("third request: %v", err)
+	}
+	s.mu.Lock()
+	arr, blk := s.arrivals, s.blocked
+	s.mu.Unlock()
+	if arr != 2 || blk != 1 {
+		t.Fatalf("arrivals %d blocked %d", arr, blk)
+	}
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer backend.Close()
+	u, _ := url.Parse(backend.URL)
+	rec := httptest.NewRecorder()
+	Handler(s, u, func(*http.Request) bool { return true }).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/announce", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("blocked request: %d %q", rec.Code, rec.Body.String())
+	}
+}

@@ -30,6 +30,10 @@ const (
 	// CauseRoleRefused: the node's role does not take the request (the
 	// sweeps' tracker-only nodes refuse announces by design).
 	CauseRoleRefused = "refused by the node's role (by design)"
+	// CauseQueueFull: a service-capped node (the load sweep's
+	// --service-rate/--service-queue) turned the request away, its queue
+	// full: the paper's M/M/1/h loss.
+	CauseQueueFull = "turned away: the node's queue was full (service cap)"
 	// CauseNoLiveHolder: the answer came but held no live holder.
 	CauseNoLiveHolder = "answer without a live holder"
 	// CauseUnexplained: none of the above.
@@ -153,6 +157,9 @@ func (a *analysis) failures(s *Summary) {
 			return CauseTargetedKill
 		case churn:
 			return CauseSupernodeChurn
+		}
+		if strings.Contains(strings.ToLower(errText), "queue full") {
+			return CauseQueueFull
 		}
 		if wasDetached(node, issued, done) {
 			return CauseNotAttached

@@ -16,11 +16,11 @@ import (
 // the application bytes of each protocol (no TCP/TLS/yamux framing,
 // which mocknet does not have either).
 const (
-	classKad       = iota // kad-dht RPCs (overlay supernodes, flat DHT)
-	classLeaf             // leaf ↔ supernode protocol
-	classPeer             // supernode ↔ supernode (membership, replication, one-hop lookups)
-	classPing             // libp2p ping (leaves' RTT measurement)
-	classOther            // anything else (probes, …)
+	classKad   = iota // kad-dht RPCs (overlay supernodes, flat DHT)
+	classLeaf         // leaf ↔ supernode protocol
+	classPeer         // supernode ↔ supernode (membership, replication, one-hop lookups)
+	classPing         // libp2p ping (leaves' RTT measurement)
+	classOther        // anything else (probes, …)
 	nClasses
 )
 

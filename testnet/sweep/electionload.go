@@ -70,10 +70,11 @@ type LoadPlan struct {
 	Measure time.Duration `json:"measure_ns"`
 }
 
-// DefaultLoadPlan: N from 8 to 32, 1.5 lookups/s per peer, μ = 16/s.
+// DefaultLoadPlan: N from 8 to 32, 1.5 lookups/s per peer, μ = 16/s, so
+// the 2 fixed servers pass ρ = 1 between N = 10 and 11.
 func DefaultLoadPlan() LoadPlan {
 	return LoadPlan{
-		Peers: []int{8, 16, 24, 32}, Seeds: []uint64{1}, Designs: []Design{Overlay, Server},
+		Peers: []int{8, 12, 16, 24, 32}, Seeds: []uint64{1}, Designs: []Design{Overlay, Server},
 		SeedSupernodes: 2, Servers: 2, PerPeerRate: 1.5, Mu: 16,
 		MaxLeaves: 30, MinUptime: "10s",
 		Duration: 100 * time.Second, Warmup: 10 * time.Second, LookupTimeout: 3 * time.Second,
@@ -206,18 +207,24 @@ type LoadPoint struct {
 	WithinModel   bool    `json:"within_model"` // the 95% interval overlaps the model (measured S) ± 0.05
 }
 
-// electedRho is the utilisation at which the election promotes: supernodes
-// measure ρ over the time a request spends in the node, which under the
-// cap includes its queueing, i.e. L = ρ/(1−ρ) of an M/M/1 queue;
-// PromoteRho (0.8) on L is ρ = 0.8/1.8.
-const electedRho = 0.8 / 1.8
+// electedRho is the utilisation at which the election promotes
+// (PromoteRho): the capped stream hands a lookup to the supernode when its
+// service begins, so the supernode's load meter sees ρ = λ/μ.
+const electedRho = 0.8
+
+// Queue is h of the paper's M/M/1/h, every capped node's queue bound:
+// ⌊μT⌋, what one server gets through within the lookup timeout T.
+func (pl LoadPlan) Queue() int {
+	return int(math.Max(1, math.Floor(pl.Mu*pl.LookupTimeout.Seconds())))
+}
 
 // ModelTrackers is S(N) of the model for the overlay: the seed supernodes,
-// or as many as keep ρ at electedRho, or as many as the fill needs
-// (sessions of 1+2 per leaf vs 0.9·MaxLeaves), whichever is most.
+// or the fewest that bring ρ below electedRho (the election promotes while
+// ρ ≥ it), or as many as the fill needs (sessions of 1+2 per leaf vs
+// 0.9·MaxLeaves), whichever is most.
 func (pl LoadPlan) ModelTrackers(n float64) float64 {
 	lambda := pl.PerPeerRate * n
-	byLoad := math.Ceil(lambda / (electedRho * pl.Mu))
+	byLoad := math.Floor(lambda/(electedRho*pl.Mu)) + 1
 	byFill := math.Ceil(3 * n / (1 + 0.9*float64(pl.MaxLeaves)))
 	return math.Max(float64(pl.SeedSupernodes), math.Max(byLoad, byFill))
 }
@@ -226,8 +233,7 @@ func (pl LoadPlan) ModelTrackers(n float64) float64 {
 // supernode count for the overlay; 0 uses ModelTrackers).
 func (pl LoadPlan) Model(d Design, n, s float64) (model.Result, error) {
 	lambda := pl.PerPeerRate * n
-	h := int(math.Max(1, math.Floor(pl.Mu*pl.LookupTimeout.Seconds())))
-	p := model.Params{MTTF: 1, MTTR: 0, Mu: pl.Mu, H: h}
+	p := model.Params{MTTF: 1, MTTR: 0, Mu: pl.Mu, H: pl.Queue()}
 	if d == Server {
 		p.Design, p.N, p.Lambda = model.Server, pl.Servers, float64(pl.Servers)*lambda
 		return model.Evaluate(p)
@@ -404,13 +410,13 @@ func prepareLoad(dir string, o LoadOptions, pl LoadPlan, d Design) (bin, mode st
 	bin = filepath.Join(dir, "node.sh")
 	if d == Overlay {
 		script := fmt.Sprintf(`#!/bin/sh
-# supertracker node with the load sweep's service cap (μ = %g lookups/s)
+# supertracker node with the load sweep's service cap (μ = %g lookups/s, h = %d)
 bin=%s
 case "$1" in
-node) shift; exec "$bin" node "$@" --service-rate %g ;;
+node) shift; exec "$bin" node "$@" --service-rate %g --service-queue %d ;;
 *)    exec "$bin" "$@" ;;
 esac
-`, pl.Mu, shellQuote(o.Binary), pl.Mu)
+`, pl.Mu, pl.Queue(), shellQuote(o.Binary), pl.Mu, pl.Queue())
 		return bin, "on", os.WriteFile(bin, []byte(script), 0o755)
 	}
 	if o.Opentracker == "" {
@@ -424,7 +430,7 @@ esac
 	}
 	cfg := &baseline.Config{Design: baseline.DesignServer, Refresh: 5 * time.Second,
 		LookupWait: pl.LookupTimeout - min(pl.LookupTimeout/5, 500*time.Millisecond), NumWant: 50,
-		Whitelist: wl, Opentracker: o.Opentracker, ServiceRate: pl.Mu}
+		Whitelist: wl, Opentracker: o.Opentracker, ServiceRate: pl.Mu, ServiceQueue: pl.Queue()}
 	for j := range pl.Servers {
 		ip := fmt.Sprintf("127.0.0.%d", j+2)
 		port, err := freePort(ip)

@@ -212,6 +212,7 @@ func (b *Backend) startCap(ctx context.Context, s *baseline.Server) error {
 	if err != nil {
 		return err
 	}
+	srv.SetCapacity(b.cfg.ServiceQueue)
 	target, err := url.Parse("http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.Port)))
 	if err != nil {
 		return err
@@ -467,7 +468,8 @@ func (b *Backend) request(ctx context.Context, s baseline.Server, ih [20]byte, p
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %d", s.AnnounceURL(), resp.StatusCode)
+		// The capped proxy says why (its queue full) in the body.
+		return nil, fmt.Errorf("%s: HTTP %d: %s", s.AnnounceURL(), resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 200)])))
 	}
 	v, err := bencode.Decode(body)
 	if err != nil {
