@@ -97,6 +97,12 @@ type Config struct {
 	// tracker's queue (the paper's M/M/1/h); more get 503 at once; 0:
 	// unbounded.
 	ServiceQueue int `json:"service_queue,omitempty"`
+	// LookupFailover: a lookup asks one tracker at a time, in an order
+	// shuffled per lookup, and moves on when one fails (BEP 12: a client
+	// shuffles a tier and tries its trackers in order), instead of asking
+	// all n at once; each tracker then sees λ/n, as the paper's server
+	// model has it.
+	LookupFailover bool `json:"lookup_failover,omitempty"`
 
 	// Flat DHT design.
 	BucketSize int    `json:"bucket_size,omitempty"` // kad-dht k (replication); 0: kad-dht default (20)

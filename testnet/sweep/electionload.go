@@ -70,11 +70,11 @@ type LoadPlan struct {
 	Measure time.Duration `json:"measure_ns"`
 }
 
-// DefaultLoadPlan: N from 8 to 32, 1.5 lookups/s per peer, μ = 16/s, so
-// the 2 fixed servers pass ρ = 1 between N = 10 and 11.
+// DefaultLoadPlan: N from 8 to 40, 1.5 lookups/s per peer, μ = 16/s, so
+// the 2 fixed servers (λ/2 each) pass ρ = 1 at N ≈ 21.
 func DefaultLoadPlan() LoadPlan {
 	return LoadPlan{
-		Peers: []int{8, 12, 16, 24, 32}, Seeds: []uint64{1}, Designs: []Design{Overlay, Server},
+		Peers: []int{8, 16, 24, 32, 40}, Seeds: []uint64{1}, Designs: []Design{Overlay, Server},
 		SeedSupernodes: 2, Servers: 2, PerPeerRate: 1.5, Mu: 16,
 		MaxLeaves: 30, MinUptime: "10s",
 		Duration: 100 * time.Second, Warmup: 10 * time.Second, LookupTimeout: 3 * time.Second,
@@ -213,9 +213,12 @@ type LoadPoint struct {
 const electedRho = 0.8
 
 // Queue is h of the paper's M/M/1/h, every capped node's queue bound:
-// ⌊μT⌋, what one server gets through within the lookup timeout T.
+// ⌊μT/2⌋. The model counts a queued lookup as served; with h = μT a full
+// queue's last place waits T on average and would time out half the time
+// (the server design's client even gives up at 0.8T), while h services
+// exceed T only with probability P(Poisson(μT) < h) ≈ 10⁻⁴ at μT = 48.
 func (pl LoadPlan) Queue() int {
-	return int(math.Max(1, math.Floor(pl.Mu*pl.LookupTimeout.Seconds())))
+	return int(math.Max(1, math.Floor(pl.Mu*pl.LookupTimeout.Seconds()/2)))
 }
 
 // ModelTrackers is S(N) of the model for the overlay: the seed supernodes,
@@ -235,7 +238,10 @@ func (pl LoadPlan) Model(d Design, n, s float64) (model.Result, error) {
 	lambda := pl.PerPeerRate * n
 	p := model.Params{MTTF: 1, MTTR: 0, Mu: pl.Mu, H: pl.Queue()}
 	if d == Server {
-		p.Design, p.N, p.Lambda = model.Server, pl.Servers, float64(pl.Servers)*lambda
+		// A client tries the n servers one at a time (BEP 12), so each
+		// sees λ/n and a lookup fails when all n turn it away: the
+		// paper's server model as it stands.
+		p.Design, p.N, p.Lambda = model.Server, pl.Servers, lambda
 		return model.Evaluate(p)
 	}
 	if s <= 0 {
@@ -430,7 +436,7 @@ esac
 	}
 	cfg := &baseline.Config{Design: baseline.DesignServer, Refresh: 5 * time.Second,
 		LookupWait: pl.LookupTimeout - min(pl.LookupTimeout/5, 500*time.Millisecond), NumWant: 50,
-		Whitelist: wl, Opentracker: o.Opentracker, ServiceRate: pl.Mu, ServiceQueue: pl.Queue()}
+		Whitelist: wl, Opentracker: o.Opentracker, ServiceRate: pl.Mu, ServiceQueue: pl.Queue(), LookupFailover: true}
 	for j := range pl.Servers {
 		ip := fmt.Sprintf("127.0.0.%d", j+2)
 		port, err := freePort(ip)

@@ -82,7 +82,7 @@ func loadFigure(path string, rep *LoadReport) error {
 				t = pl.ModelTrackers(x)
 			}
 			trk = append(trk, plotter.XY{X: x, Y: t})
-			rho = append(rho, plotter.XY{X: x, Y: math.Min(m.Rho, 1.5)})
+			rho = append(rho, plotter.XY{X: x, Y: math.Min(m.Rho, 2)})
 		}
 		for i, line := range []plotter.XYs{succ, trk, rho} {
 			l, err := plotter.NewLine(line)
@@ -161,7 +161,7 @@ func loadMarkdown(rep *LoadReport, rel string) string {
 	w("The paper argues, from its model only, that \"the reliability of server-based tracker design can deteriorate quickly under heavy load, whereas the DHT-based tracker can scale with load since when the load increases the number of servers will increase automatically\". ")
 	w("This sweep measures it: the number of peers N grows (%v), each peer looks objects up at %g/s (so λ = %g·N lookups/s), and **every tracker node serves at most μ = %g lookups/s**: one FIFO server with exponential service times per node (package `testnet/capped`, an M/M/1 queue bounded at h = ⌊μT⌋ = %d lookups in the node, T = %s the lookup timeout: the paper's M/M/1/h; a lookup that finds the queue full is turned away at once, RATE_LIMITED or HTTP 503, as the model loses it), so that 2 cores can reach saturation.\n\n",
 		pl.Peers, pl.PerPeerRate, pl.PerPeerRate, pl.Mu, pl.Queue(), fmtDur(pl.LookupTimeout))
-	w("- **server** (DS+M+U): n = %d opentracker servers, each behind a capped proxy for lookups (announces go straight to opentracker); every client asks all n, so each server sees every lookup: ρ = λ/μ. The model: R = 1 − (1 − (1 − P_block(λ/μ, h)))^n.\n", pl.Servers)
+	w("- **server** (DS+M+U): n = %d opentracker servers, each behind a capped proxy for lookups (announces go straight to opentracker, to all n); a client tries the n servers one at a time in an order shuffled per lookup and moves on when one turns it away (BEP 12's tier), so each server sees λ/n: ρ = λ/(nμ). The model (the paper's, as it stands): R = 1 − P_block(λ/(nμ), h)^n.\n", pl.Servers)
 	w("- **overlay**: every peer runs `supertracker node --preset local --service-rate %g --service-queue %d` with the election running (%d seed supernodes, max %d leaf sessions per supernode, eligible after %s); a lookup is served by the leaf's primary, so ρ = λ/(S·μ). A capped lookup reaches the supernode when its service begins, so the supernode's own load meter (a request's time from read to answer) measures ρ = λ/μ, and the election promotes while the mean ρ its leaves see is ≥ PromoteRho = 0.8. The model: S(N) = max(seeds, ⌊λ/(0.8μ)⌋ + 1, the fill's ⌈3N/(1+0.9·max leaves)⌉), R = 1 − P_block(λ/(S·μ), h).\n\n", pl.Mu, pl.Queue(), pl.SeedSupernodes, pl.MaxLeaves, pl.MinUptime)
 	w("Success is over the held lookups issued in the last %s of each %s run (the election needs the first part to follow the load); the tracker count is the time-weighted mean over the same window; ρ is the mean utilisation of the capped servers that served lookups, sampled each second.\n\n", fmtDur(pl.Measure), fmtDur(pl.Duration))
 	w("![success, tracker nodes and ρ against peers](%s/%s)\n\n", rel, LoadFigure)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -391,7 +392,10 @@ func (b *Backend) Announce(ctx context.Context, cids []cid.Cid) (int, error) {
 }
 
 // Lookup asks every tracker in parallel (port 6882, left=1, numwant) and
-// returns the union of the holders they know (peers on port 6881).
+// returns the union of the holders they know (peers on port 6881). With
+// Config.LookupFailover it asks one tracker at a time instead, in an order
+// shuffled per lookup, moving to the next when one fails (BEP 12's tier),
+// and returns the first answer.
 func (b *Backend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]httpapi.Holder, baseline.LookupInfo, error) {
 	ih := baseline.InfoHash(c)
 	type res struct {
@@ -399,17 +403,37 @@ func (b *Backend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]httpapi.H
 		err   error
 	}
 	out := make(chan res, len(b.cfg.Servers))
-	for _, s := range b.cfg.Servers {
-		go func() {
-			p, err := b.request(ctx, s, ih, baseline.LookupPort, 1, limit, "")
-			out <- res{p, err}
-		}()
+	asked := len(b.cfg.Servers)
+	if b.cfg.LookupFailover {
+		asked = 1
+		var errs []error
+		for _, i := range mrand.Perm(len(b.cfg.Servers)) {
+			p, err := b.request(ctx, b.cfg.Servers[i], ih, baseline.LookupPort, 1, limit, "")
+			if err == nil {
+				out <- res{p, nil}
+				break
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if len(out) == 0 {
+			out <- res{nil, errors.Join(errs...)}
+		}
+	} else {
+		for _, s := range b.cfg.Servers {
+			go func() {
+				p, err := b.request(ctx, s, ih, baseline.LookupPort, 1, limit, "")
+				out <- res{p, err}
+			}()
+		}
 	}
 	var info baseline.LookupInfo
 	var errs []error
 	seen := map[string]bool{}
 	var holders []httpapi.Holder
-	for range b.cfg.Servers {
+	for range asked {
 		r := <-out
 		if r.err != nil {
 			errs = append(errs, r.err)
