@@ -139,8 +139,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	} else {
 		rep, err = Run(ctx, cfg, ds, *out, logf)
 	}
-	if rep != nil {
+	if rep != nil && (*fromReport == "" || rep.Command == "") {
 		rep.Command = "supertracker scale " + strings.Join(args, " ")
+	}
+	if rep != nil {
 		if werr := WriteOutputs(*out, rep); werr != nil {
 			fmt.Fprintln(stderr, "scale:", werr)
 			return 1

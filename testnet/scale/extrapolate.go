@@ -84,6 +84,9 @@ func Extrapolate(rep *Report) []ExtrapRow {
 		p := model.DefaultCapacityParams()
 		p.Peers, p.Objects = n, n*rep.Config.Objects/rep.Config.N
 		p.HoldPerPeer = float64(rep.Config.HoldPerPeer)
+		if rep.Config.LookupRate > 0 {
+			p.LookupsPerPeer = rep.Config.LookupRate / float64(rep.Config.N)
+		}
 		if cal.HeartbeatBytes > 0 {
 			p.HeartbeatBytes = cal.HeartbeatBytes
 		}
