@@ -87,6 +87,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	pprofDir := fs.String("pprof", "", "write heap profiles after each design's setup into this directory")
 	doc := fs.String("doc", "", "also write this markdown page (e.g. docs/scale.md) with the plots copied next to it under figures/")
 	fromReport := fs.String("from-report", "", "redo the analysis, outputs and --doc from a report.json of an earlier run (no run)")
+	stress := fs.String("stress", "", "with --doc: add a section on this report.json of a run with faster churn (--churn-speedup)")
 	fs.IntVar(&cfg.N, "n", cfg.N, "peers online")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "schedule seed")
 	fs.Float64Var(&cfg.Speedup, "churn-speedup", cfg.Speedup, "divide session lengths by this (1: measured time scale)")
@@ -148,7 +149,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if *doc != "" {
-			if werr := WriteDoc(*doc, *out, rep); werr != nil {
+			var extra []*Report
+			if *stress != "" {
+				sr, serr := LoadReport(*stress)
+				if serr != nil {
+					fmt.Fprintln(stderr, "scale:", serr)
+					return 1
+				}
+				extra = append(extra, sr)
+			}
+			if werr := WriteDoc(*doc, *out, rep, extra...); werr != nil {
 				fmt.Fprintln(stderr, "scale:", werr)
 				return 1
 			}
@@ -306,7 +316,7 @@ func LoadReport(path string) (*Report, error) {
 // WriteDoc writes the documentation page at path: the method, the
 // sources, the run's report with its plots (copied to figures/ next to
 // path) and how to reproduce it.
-func WriteDoc(path, out string, rep *Report) error {
+func WriteDoc(path, out string, rep *Report, stress ...*Report) error {
 	figs := filepath.Join(filepath.Dir(path), "figures")
 	if err := os.MkdirAll(figs, 0o755); err != nil {
 		return err
@@ -324,7 +334,7 @@ func WriteDoc(path, out string, rep *Report) error {
 	for _, f := range []string{PlotLatency, PlotFindable, PlotMaint} {
 		body = strings.ReplaceAll(body, "("+f+")", "(figures/"+f+")")
 	}
-	return os.WriteFile(path, []byte(docPage(rep, body)), 0o644)
+	return os.WriteFile(path, []byte(docPage(rep, body, stress...)), 0o644)
 }
 
 func writeRecords(path string, run *DesignRun) error {

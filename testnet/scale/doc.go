@@ -6,7 +6,7 @@ import (
 )
 
 // docPage wraps a run's report in the documentation page (docs/scale.md).
-func docPage(rep *Report, body string) string {
+func docPage(rep *Report, body string, stress ...*Report) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# Internet-scale evidence: %d real nodes at wide-area latencies\n\n", rep.Config.N)
@@ -25,6 +25,9 @@ func docPage(rep *Report, body string) string {
 	w("## Results\n\n")
 	body = strings.Replace(body, fmt.Sprintf("# Scale run: %d peers at wide-area latencies\n\n", rep.Config.N), "", 1)
 	w("%s\n", body)
+	for _, sr := range stress {
+		w("%s", stressSection(sr))
+	}
 	w("## Reproduce\n\n")
 	w("    make scale                                   # this page's run: scale-out/ (summary.json, report.md, plots)\n")
 	w("    go run ./testnet/scale/cmd/scale --doc docs/scale.md   # and this page\n")
@@ -33,4 +36,47 @@ func docPage(rep *Report, body string) string {
 	w("    supertracker model --plan --peers 1000000 --objects 500000   # the planning question for other sizes\n\n")
 	w("`scale-out/summary.json` has the issue's schema; `scale-out/report.json` every figure of the run, the calibration and the extrapolation; `scale-out/<design>-lookups.csv` every lookup.\n")
 	return b.String()
+}
+
+// stressSection summarises a run with faster churn (repair under stress).
+func stressSection(sr *Report) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	c := sr.Config
+	w("## Under %g× faster churn\n\n", c.Speedup)
+	w("At the measured time scale a 4.5-minute window sees few departures and rarely a supernode's. `%s` divides every session by %g (same seed, same N): %d departures, %d of them supernodes, and %d arrivals in the schedule (mean session %.0f min).\n\n",
+		sr.Command, c.Speedup, sr.Schedule.Departures, sr.Schedule.SupernodeDeaths, sr.Schedule.Arrivals, sr.Schedule.MeanSessionMin)
+	w("| | success (held, 95%% CI) | failures | p50 / p99 (RTTs) | findable p50 (ms) | maintenance per node, by role |\n|---|---|---|---|---|---|\n")
+	for _, d := range designOrder(sr) {
+		st := sr.Designs[d]
+		fails := outcomeList(st.Outcomes)
+		w("| %s | **%.4f** (%d/%d) [%.4f, %.4f] | %s | %.2f / %.2f | %.0f | %s |\n", d, st.Success, st.Succeeded, st.Counted, st.SuccessLo, st.SuccessHi,
+			fails, st.LatencyRTT.P50, st.LatencyRTT.P99, st.FindableMS.P50, maintList(st))
+	}
+	w("\n")
+	return b.String()
+}
+
+// outcomeList names the failed outcomes and their counts ("–" if none).
+func outcomeList(o map[string]int) string {
+	var parts []string
+	for _, k := range sortedKeys(o) {
+		if k == OutcomeSuccess || o[k] == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", k, o[k]))
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// maintList is the design's maintenance rate per role.
+func maintList(st *DesignStats) string {
+	var parts []string
+	for _, role := range sortedKeys(st.MaintPerS) {
+		parts = append(parts, role+" "+fmtBps(st.MaintPerS[role]))
+	}
+	return strings.Join(parts, " / ")
 }
