@@ -77,8 +77,11 @@ func DefaultLoadPlan() LoadPlan {
 		Peers: []int{8, 16, 24, 32, 40}, Seeds: []uint64{1}, Designs: []Design{Overlay, Server},
 		SeedSupernodes: 2, Servers: 2, PerPeerRate: 1.5, Mu: 16,
 		MaxLeaves: 30, MinUptime: "10s",
-		Duration: 100 * time.Second, Warmup: 10 * time.Second, LookupTimeout: 3 * time.Second,
+		Duration: 180 * time.Second, Warmup: 10 * time.Second, LookupTimeout: 3 * time.Second,
 		Objects: 40, InitialHolders: 2, AnnounceRate: 0.5, HoldGrace: 2 * time.Second,
+		// The election promotes a herd within seconds of the demand and
+		// demotes the surplus after MinDwell (30 s) plus its slots: by
+		// 120 s the supernode count has settled.
 		Measure: 60 * time.Second,
 	}
 }
@@ -172,6 +175,12 @@ type LoadRun struct {
 	RhoMax       float64 `json:"rho_max"`
 	RhoSamples   int     `json:"rho_samples"`
 	Promotions   int     `json:"promotions"`
+	Demotions    int     `json:"demotions"`
+	TrackersEnd  int     `json:"trackers_end"` // supernodes at the end of the run
+	// Held lookups issued from the warm-up on (the election's transient
+	// included).
+	AllHeld      int     `json:"all_held"`
+	AllSucceeded int     `json:"all_succeeded"`
 	ElapsedS     float64 `json:"elapsed_s"`
 }
 
@@ -205,6 +214,17 @@ type LoadPoint struct {
 	ModelTrackers float64 `json:"model_trackers"`
 	ModelRho      float64 `json:"model_rho"`
 	WithinModel   bool    `json:"within_model"` // the 95% interval overlaps the model (measured S) ± 0.05
+	// ModelPaper: the server design under the paper's product form.
+	ModelPaper float64 `json:"model_paper,omitempty"`
+	// The whole run from the warm-up on (the election's transient
+	// included), role changes, and the supernode count at the end (mean
+	// over the seeds).
+	AllHeld      int     `json:"all_held"`
+	AllSucceeded int     `json:"all_succeeded"`
+	AllRate      float64 `json:"all_rate"`
+	Promotions   int     `json:"promotions"`
+	Demotions    int     `json:"demotions"`
+	TrackersEnd  float64 `json:"trackers_end"`
 }
 
 // electedRho is the utilisation at which the election promotes
@@ -239,10 +259,18 @@ func (pl LoadPlan) Model(d Design, n, s float64) (model.Result, error) {
 	p := model.Params{MTTF: 1, MTTR: 0, Mu: pl.Mu, H: pl.Queue()}
 	if d == Server {
 		// A client tries the n servers one at a time (BEP 12), so each
-		// sees λ/n and a lookup fails when all n turn it away: the
-		// paper's server model as it stands.
+		// sees λ/n and a lookup fails when all n turn it away. Under load
+		// their queues fill together: the pool of n M/M/1/h servers is
+		// an M/M/n/(n·h) queue (PaperServerModel: the paper's product
+		// form, which treats them as independent).
 		p.Design, p.N, p.Lambda = model.Server, pl.Servers, lambda
-		return model.Evaluate(p)
+		r, err := model.Evaluate(p)
+		if err != nil {
+			return r, err
+		}
+		r.Reliability = 1 - model.PoolBlock(lambda, pl.Mu, pl.Servers, pl.Servers*pl.Queue())
+		r.Unreliability = 1 - r.Reliability
+		return r, nil
 	}
 	if s <= 0 {
 		s = pl.ModelTrackers(n)
@@ -250,6 +278,14 @@ func (pl LoadPlan) Model(d Design, n, s float64) (model.Result, error) {
 	sn := max(1, int(math.Round(s)))
 	p.Design, p.Supernodes, p.M, p.K, p.LookupMsgs, p.Lambda = model.DHT, sn, 1, 1, 1, lambda
 	return model.Evaluate(p)
+}
+
+// PaperServerModel is the paper's server model as it stands at N peers:
+// 1 − P_block(λ/(nμ), h)^n, the n servers blocking independently.
+func (pl LoadPlan) PaperServerModel(n float64) (float64, error) {
+	p := model.Params{MTTF: 1, MTTR: 0, Mu: pl.Mu, H: pl.Queue(), Design: model.Server, N: pl.Servers, Lambda: pl.PerPeerRate * n}
+	r, err := model.Evaluate(p)
+	return r.Reliability, err
 }
 
 // LoadOptions configure RunLoad.
@@ -481,7 +517,7 @@ func analyzeLoad(lr *LoadRun, eventsPath string, pl LoadPlan, n int, d Design, f
 	}
 	var lat []float64
 	for _, r := range rows {
-		if r.Issued < from || r.Issued >= pl.Duration {
+		if r.Issued < pl.Warmup || r.Issued >= pl.Duration {
 			continue
 		}
 		held := false
@@ -492,6 +528,13 @@ func analyzeLoad(lr *LoadRun, eventsPath string, pl LoadPlan, n int, d Design, f
 			}
 		}
 		if !held {
+			continue
+		}
+		lr.AllHeld++
+		if r.Outcome == metrics.OutcomeSuccess {
+			lr.AllSucceeded++
+		}
+		if r.Issued < from {
 			continue
 		}
 		lr.Held++
@@ -506,14 +549,14 @@ func analyzeLoad(lr *LoadRun, eventsPath string, pl LoadPlan, n int, d Design, f
 	sort.Float64s(lat)
 	lr.P50MS, lr.P95MS = Percentile(lat, 50), Percentile(lat, 95)
 	if d == Server {
-		lr.TrackersMean, lr.TrackersMax = float64(pl.Servers), pl.Servers
+		lr.TrackersMean, lr.TrackersMax, lr.TrackersEnd = float64(pl.Servers), pl.Servers, pl.Servers
 		return nil
 	}
 	s, err := metrics.Compute(log, metrics.Options{})
 	if err != nil {
 		return err
 	}
-	lr.Promotions = s.RoleChanges.Promotions
+	lr.Promotions, lr.Demotions = s.RoleChanges.Promotions, s.RoleChanges.Demotions
 	// Time-weighted supernode count over [from, Duration).
 	var area float64
 	series := s.Supernodes.Series
@@ -529,6 +572,9 @@ func analyzeLoad(lr *LoadRun, eventsPath string, pl LoadPlan, n int, d Design, f
 		}
 	}
 	lr.TrackersMean = area / pl.Measure.Seconds()
+	if len(series) > 0 {
+		lr.TrackersEnd = series[len(series)-1].Count
+	}
 	return nil
 }
 
@@ -537,7 +583,7 @@ func loadPoints(pl LoadPlan, runs []*LoadRun) ([]LoadPoint, error) {
 	for _, n := range pl.Peers {
 		for _, d := range pl.Designs {
 			pt := LoadPoint{Design: d, Peers: n, Lambda: pl.PerPeerRate * float64(n), Outcomes: map[string]int{}}
-			var trackers, rho float64
+			var trackers, rho, end float64
 			var k int
 			for _, r := range runs {
 				if r.Design != d || r.Peers != n || r.Error != "" {
@@ -546,16 +592,29 @@ func loadPoints(pl LoadPlan, runs []*LoadRun) ([]LoadPoint, error) {
 				k++
 				pt.Held += r.Held
 				pt.Succeeded += r.HeldSucceeded
+				pt.AllHeld += r.AllHeld
+				pt.AllSucceeded += r.AllSucceeded
+				pt.Promotions += r.Promotions
+				pt.Demotions += r.Demotions
 				trackers += r.TrackersMean
+				end += float64(r.TrackersEnd)
 				rho += r.RhoMean
 				for o, c := range r.Outcomes {
 					pt.Outcomes[o] += c
 				}
 			}
 			if k > 0 {
-				pt.TrackersMean, pt.RhoMean = trackers/float64(k), rho/float64(k)
+				pt.TrackersMean, pt.RhoMean, pt.TrackersEnd = trackers/float64(k), rho/float64(k), end/float64(k)
 			}
 			pt.Rate = ratio(pt.Succeeded, pt.Held)
+			pt.AllRate = ratio(pt.AllSucceeded, pt.AllHeld)
+			if d == Server {
+				mp, err := pl.PaperServerModel(float64(n))
+				if err != nil {
+					return nil, err
+				}
+				pt.ModelPaper = mp
+			}
 			pt.Lo, pt.Hi = Wilson(pt.Succeeded, pt.Held)
 			m, err := pl.Model(d, float64(n), 0)
 			if err != nil {
@@ -579,4 +638,42 @@ func loadPoints(pl LoadPlan, runs []*LoadRun) ([]LoadPoint, error) {
 		}
 	}
 	return out, nil
+}
+
+// ReanalyzeLoad loads a load.json written by RunLoad and redoes the
+// analysis from each run's event log (still under its Dir) with this
+// code: success windows, tracker counts, models, figure and markdown. ρ is
+// kept as stored (its samples are not in the event log).
+func ReanalyzeLoad(jsonPath string, o LoadOptions) (*LoadReport, error) {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	var rep LoadReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	pl := rep.Plan
+	for _, lr := range rep.Runs {
+		if lr.Error != "" || lr.Dir == "" {
+			continue
+		}
+		fresh := &LoadRun{Design: lr.Design, Peers: lr.Peers, Seed: lr.Seed, Dir: lr.Dir, Lambda: lr.Lambda,
+			Outcomes: map[string]int{}, RhoMean: lr.RhoMean, RhoMax: lr.RhoMax, RhoSamples: lr.RhoSamples, ElapsedS: lr.ElapsedS}
+		if err := analyzeLoad(fresh, filepath.Join(lr.Dir, "out", "events.jsonl"), pl, lr.Peers, lr.Design, pl.Duration-pl.Measure); err != nil {
+			return nil, fmt.Errorf("%s: %w", lr.Dir, err)
+		}
+		*lr = *fresh
+	}
+	if rep.Points, err = loadPoints(pl, rep.Runs); err != nil {
+		return nil, err
+	}
+	o.Plan = pl
+	if o.Figures, err = filepath.Abs(o.Figures); err != nil {
+		return nil, err
+	}
+	if o.Command != "" {
+		rep.Command = o.Command
+	}
+	return &rep, writeLoadOutputs(o, &rep)
 }

@@ -53,6 +53,19 @@ Flags:
 		}
 		return 2
 	}
+	if *planName == "election-load" && *fromJSON != "" {
+		m := *md
+		if m == "docs/results.md" {
+			m = "docs/load.md"
+		}
+		rep, err := ReanalyzeLoad(*fromJSON, LoadOptions{Figures: *out, Markdown: m, Command: "sweep " + strings.Join(args, " ")})
+		if err != nil {
+			fmt.Fprintln(stderr, "sweep:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "re-analysed %d runs from %s: %d points\n", len(rep.Runs), *fromJSON, len(rep.Points))
+		return 0
+	}
 	if *planName == "election-load" {
 		return mainLoad(args, *out, *md, *work, *bin, *helperBin, *ot, *seeds, stdout, stderr)
 	}
