@@ -87,7 +87,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	pprofDir := fs.String("pprof", "", "write heap profiles after each design's setup into this directory")
 	doc := fs.String("doc", "", "also write this markdown page (e.g. docs/scale.md) with the plots copied next to it under figures/")
 	fromReport := fs.String("from-report", "", "redo the analysis, outputs and --doc from a report.json of an earlier run (no run)")
-	stress := fs.String("stress", "", "with --doc: add a section on this report.json of a run with faster churn (--churn-speedup)")
+	stress := fs.String("stress", "", "with --doc: add a section for each of these report.json files (comma-separated) of other runs (faster churn, other N)")
 	fs.IntVar(&cfg.N, "n", cfg.N, "peers online")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "schedule seed")
 	fs.Float64Var(&cfg.Speedup, "churn-speedup", cfg.Speedup, "divide session lengths by this (1: measured time scale)")
@@ -150,8 +150,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		if *doc != "" {
 			var extra []*Report
-			if *stress != "" {
-				sr, serr := LoadReport(*stress)
+			for _, f := range strings.Split(*stress, ",") {
+				if f == "" {
+					continue
+				}
+				sr, serr := LoadReport(f)
 				if serr != nil {
 					fmt.Fprintln(stderr, "scale:", serr)
 					return 1

@@ -38,14 +38,21 @@ func docPage(rep *Report, body string, stress ...*Report) string {
 	return b.String()
 }
 
-// stressSection summarises a run with faster churn (repair under stress).
+// stressSection summarises another run: faster churn (repair under
+// stress) or another N.
 func stressSection(sr *Report) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	c := sr.Config
-	w("## Under %g× faster churn\n\n", c.Speedup)
-	w("At the measured time scale a 4.5-minute window sees few departures and rarely a supernode's. `%s` divides every session by %g (same seed, same N): %d departures, %d of them supernodes, and %d arrivals in the schedule (mean session %.0f min).\n\n",
-		sr.Command, c.Speedup, sr.Schedule.Departures, sr.Schedule.SupernodeDeaths, sr.Schedule.Arrivals, sr.Schedule.MeanSessionMin)
+	if c.Speedup != 1 {
+		w("## Under %g× faster churn\n\n", c.Speedup)
+		w("At the measured time scale a 4.5-minute window sees few departures and rarely a supernode's. `%s` divides every session by %g (N = %d): ", sr.Command, c.Speedup, c.N)
+	} else {
+		w("## N = %d\n\n", c.N)
+		w("`%s` (%d supernodes, median link RTT %.1f ms): ", sr.Command, sr.Summary.Supernodes, sr.RTTMedianMS)
+	}
+	w("%d departures, %d of them supernodes, and %d arrivals in the schedule (mean session %.0f min); setup %s.\n\n",
+		sr.Schedule.Departures, sr.Schedule.SupernodeDeaths, sr.Schedule.Arrivals, sr.Schedule.MeanSessionMin, setupList(sr))
 	w("| | success (held, 95%% CI) | failures | p50 / p99 (RTTs) | findable p50 (ms) | maintenance per node, by role |\n|---|---|---|---|---|---|\n")
 	for _, d := range designOrder(sr) {
 		st := sr.Designs[d]
@@ -79,4 +86,14 @@ func maintList(st *DesignStats) string {
 		parts = append(parts, role+" "+fmtBps(st.MaintPerS[role]))
 	}
 	return strings.Join(parts, " / ")
+}
+
+// setupList is each design's setup time and peak RSS.
+func setupList(sr *Report) string {
+	var parts []string
+	for _, d := range designOrder(sr) {
+		st := sr.Designs[d]
+		parts = append(parts, fmt.Sprintf("%s %.0f s, peak RSS %.1f GB", d, st.SetupS, st.RSSPeakMB/1000))
+	}
+	return strings.Join(parts, "; ")
 }
