@@ -4,7 +4,7 @@ BIN     := bin/supertracker
 OUT     ?= testnet-out
 PREFIX  ?= /usr/local
 
-.PHONY: build test testnet attack fuzz figures install clean proto
+.PHONY: build test testnet attack fuzz figures load-figures scale install clean proto
 
 build:
 	$(GO) build -o $(BIN) ./cmd/supertracker
@@ -65,3 +65,20 @@ figures: build
 proto:
 	cd protocol/pb && PATH="$$PATH:$$(go env GOPATH)/bin" protoc -I. --go_out=. --go_opt=paths=source_relative supertracker.proto probe.proto
 	cd protocol && PATH="$$PATH:$$(go env GOPATH)/bin" protoc -I. --go_out=. --go_opt=paths=source_relative pb/bt.proto
+
+# The paper's Fig. 2 claim with the election running (docs/load.md): peers
+# 8–32, each tracker node capped at μ = 16 lookups/s (testnet/capped); n = 2
+# opentracker servers vs the overlay, whose supernode count follows the
+# load. 8 runs of ~2 min.
+load-figures: build
+	$(GO) run ./testnet/sweep/cmd/sweep --plan election-load --binary $(BIN) --work $(OUT)/sweep --out docs/figures --md docs/load.md $(SWEEP_FLAGS)
+
+# 1,000 real nodes in one process on go-libp2p's mocknet with wide-area
+# RTTs (WonderNetwork) and BitTorrent churn (Stutzbach & Rejaie): the
+# overlay and a flat kad-dht on the same schedule, one after the other.
+# Writes scale-out/summary.json, report.md, report.json and plots; ~15 min
+# and ≤ 11 GiB on 2 cores (see docs/scale.md). SCALE_FLAGS passes flags
+# (e.g. --n 2000, --churn-speedup 10).
+SCALE_FLAGS ?=
+scale:
+	$(GO) run ./testnet/scale/cmd/scale --out scale-out $(SCALE_FLAGS)

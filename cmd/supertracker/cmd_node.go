@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -13,12 +15,15 @@ import (
 	"github.com/supertracker/supertracker/election/runner"
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol/identity"
+	"github.com/supertracker/supertracker/testnet/capped"
 )
 
 type nodeOpts struct {
 	listen, data, sns, boot, api, preset, role, bwLimit, minUpload, logLevel *string
 	minUptime, minAvg, dwell, window, recordTTL, handover                    *time.Duration
 	maxLeaves, backups                                                       *int
+	serviceRate                                                              *float64
+	serviceQueue                                                             *int
 	firewalled                                                               *bool
 	seed                                                                     *uint64
 	bt                                                                       btFlags
@@ -63,7 +68,11 @@ below overrides the preset.`, stderr)
 		firewalled: fs.Bool("firewalled", false, "refuse inbound connections (simulates a NAT on a testnet: dial-backs fail)"),
 		backups:    fs.Int("backups", 2, "m: backup supernodes attached besides the primary"),
 		seed:       fs.Uint64("seed", 0, "seed of the election's jitter (0: random)"),
-		recordTTL:  fs.Duration("record-ttl", 0, "records expire this long after their last refresh; leaves refresh every third (0: preset, 45m)"),
+		serviceRate: fs.Float64("service-rate", 0,
+			"testnets: as a supernode serve at most this many lookups/s, one at a time with exponential service times (an M/M/1 queue; measured λ and ρ in DATA/"+capped.StatsFile+"); 0: no cap"),
+		serviceQueue: fs.Int("service-queue", 0,
+			"testnets, with --service-rate: at most this many lookups in the node (queued or served, the paper's M/M/1/h); more are answered RATE_LIMITED at once; 0: unbounded"),
+		recordTTL: fs.Duration("record-ttl", 0, "records expire this long after their last refresh; leaves refresh every third (0: preset, 45m)"),
 		handover: fs.Duration("handover-timeout", 0,
 			"at shutdown, a supernode waits up to this long for its leaves to move to other supernodes (0: session timeout + one heartbeat)"),
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn, error"),
@@ -85,6 +94,13 @@ below overrides the preset.`, stderr)
 		fs.check(d, nonNegativeDuration)
 	}
 	fs.check("max-leaves", atLeast(0))
+	fs.check("service-queue", atLeast(0))
+	fs.check("service-rate", func(v any) error {
+		if x := v.(float64); !(x >= 0) || math.IsInf(x, 0) {
+			return errors.New("must be a finite rate ≥ 0")
+		}
+		return nil
+	})
 	fs.check("backups", atLeast(0))
 	fs.check("log-level", logLevels)
 	fs.check("bt-listen", hostPort(true))
@@ -209,7 +225,19 @@ func nodeMain(stdout, stderr io.Writer, o *nodeOpts) error {
 		return err
 	}
 	defer h.Close()
-	r, err := runner.New(h, cfg)
+	nodeHost := h
+	if *o.serviceRate > 0 { // the load sweep's per-node service cap
+		srv, err := capped.NewServer(*o.serviceRate, *o.seed)
+		if err != nil {
+			return err
+		}
+		srv.SetCapacity(*o.serviceQueue)
+		nodeHost = capped.WrapHost(h, srv, cfg.Supernode.Limits)
+		sctx, stopStats := context.WithCancel(context.Background())
+		defer stopStats()
+		go srv.WriteStats(sctx, *o.data)
+	}
+	r, err := runner.New(nodeHost, cfg)
 	if err != nil {
 		return err
 	}

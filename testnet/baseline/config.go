@@ -50,11 +50,23 @@ const (
 type Server struct {
 	IP   string `json:"ip"`
 	Port int    `json:"port"`
+	// CapPort, with Config.ServiceRate: the port of the service-capped
+	// proxy lookups go through (announces go to Port directly, so the
+	// tracker sees each holder's own address).
+	CapPort int `json:"cap_port,omitempty"`
 }
 
 // AnnounceURL is the tracker's HTTP announce URL.
 func (s Server) AnnounceURL() string {
 	return "http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.Port)) + "/announce"
+}
+
+// LookupURL is where lookups go: the capped proxy if there is one.
+func (s Server) LookupURL() string {
+	if s.CapPort > 0 {
+		return "http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.CapPort)) + "/announce"
+	}
+	return s.AnnounceURL()
 }
 
 // Config is what the helper reads from -config.
@@ -77,6 +89,20 @@ type Config struct {
 	// StatsFrom is the address the hosting node queries opentracker's
 	// /stats from (blessed with -A); default 127.0.0.1.
 	StatsFrom string `json:"stats_from,omitempty"`
+	// ServiceRate > 0 caps every tracker at this many lookups/s (package
+	// testnet/capped: an M/M/1 server in a proxy on Server.CapPort), as
+	// the load sweep needs; 0: no cap.
+	ServiceRate float64 `json:"service_rate,omitempty"`
+	// ServiceQueue, with ServiceRate: at most this many lookups in a
+	// tracker's queue (the paper's M/M/1/h); more get 503 at once; 0:
+	// unbounded.
+	ServiceQueue int `json:"service_queue,omitempty"`
+	// LookupFailover: a lookup asks one tracker at a time, in an order
+	// shuffled per lookup, and moves on when one fails (BEP 12: a client
+	// shuffles a tier and tries its trackers in order), instead of asking
+	// all n at once; each tracker then sees λ/n, as the paper's server
+	// model has it.
+	LookupFailover bool `json:"lookup_failover,omitempty"`
 
 	// Flat DHT design.
 	BucketSize int    `json:"bucket_size,omitempty"` // kad-dht k (replication); 0: kad-dht default (20)

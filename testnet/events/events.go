@@ -33,6 +33,7 @@ const (
 	KindSupernodeSample Kind = "supernode_sample"
 	KindResourceSample  Kind = "resource_sample"
 	KindTrafficSample   Kind = "traffic_sample"
+	KindLeafAttach      Kind = "leaf_attach"
 )
 
 // Node roles.
@@ -177,6 +178,13 @@ type RoleChange struct {
 	To   string `json:"to"`
 }
 
+// LeafAttach: a node running as a leaf gained (Attached) or lost its last
+// supernode, as the launcher's status polls saw it (about once a second).
+type LeafAttach struct {
+	Node     int  `json:"node"`
+	Attached bool `json:"attached"`
+}
+
 // SupernodeSample: load of one supernode.
 type SupernodeSample struct {
 	Node        int     `json:"node"`
@@ -216,6 +224,7 @@ func (RoleChange) Kind() Kind      { return KindRoleChange }
 func (SupernodeSample) Kind() Kind { return KindSupernodeSample }
 func (ResourceSample) Kind() Kind  { return KindResourceSample }
 func (TrafficSample) Kind() Kind   { return KindTrafficSample }
+func (LeafAttach) Kind() Kind      { return KindLeafAttach }
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, args...))
@@ -363,6 +372,8 @@ func (r RoleChange) validate(h *Run) error {
 	}
 	return nil
 }
+
+func (a LeafAttach) validate(h *Run) error { return checkNode(h, a.Node) }
 
 func (s SupernodeSample) validate(h *Run) error {
 	if err := checkNode(h, s.Node); err != nil {

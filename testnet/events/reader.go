@@ -282,6 +282,13 @@ func decodeLine(b []byte, h *Run) (t time.Duration, p Payload, err error) {
 		}
 		err = strictDecode(b, &x)
 		p = x.RoleChange
+	case KindLeafAttach:
+		var x struct {
+			envelope
+			LeafAttach
+		}
+		err = strictDecode(b, &x)
+		p = x.LeafAttach
 	case KindSupernodeSample:
 		var x struct {
 			envelope

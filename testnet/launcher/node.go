@@ -54,6 +54,9 @@ type node struct {
 	prevAt   time.Time
 	prevGen  int
 	havePrev bool
+	// attached: whether the node, as a leaf, last reported a supernode
+	// (attachKnown: since its last start)
+	attached, attachKnown bool
 }
 
 func (n *node) up() bool {
@@ -161,6 +164,7 @@ func (r *runner) setUpLocked(n *node, p *proc.Proc, role string) {
 		n.wasSN = true
 	}
 	n.havePrev = false
+	n.attachKnown = false
 	r.mu.Lock()
 	r.byPeer[n.peerID] = n.idx
 	r.mu.Unlock()

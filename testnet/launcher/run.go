@@ -52,7 +52,12 @@ type Config struct {
 	// Timeout bounds the whole run (0: scenario duration + 3 minutes).
 	Timeout time.Duration
 	// ReadyTimeout bounds each process start (default 30 s); SettleTimeout
-	// the wait for every leaf to attach before the schedule (default 30 s).
+	// the wait for every leaf to attach before the schedule (default 30 s;
+	// 90 s in node mode, where the election may first have to promote
+	// supernodes: with the default scenario's 4 leaf slots per supernode
+	// two seed supernodes cannot take ten nodes, and until the stable peers
+	// qualify (15 s uptime) and are promoted, two nodes have no supernode
+	// and every request they make times out).
 	ReadyTimeout  time.Duration
 	SettleTimeout time.Duration
 	// MinSettle: start the schedule no earlier than this long after the
@@ -213,7 +218,8 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 30 * time.Second
 	}
-	if cfg.SettleTimeout == 0 {
+	settleDefault := cfg.SettleTimeout == 0
+	if settleDefault {
 		cfg.SettleTimeout = 30 * time.Second
 	}
 	if cfg.SampleEvery == 0 {
@@ -266,6 +272,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return res, fmt.Errorf("launcher: node command %q is not auto, on or off", cfg.NodeCommand)
 	}
 	res.Mode = caps.Mode
+	if settleDefault && caps.Mode == ModeNode {
+		cfg.SettleTimeout = 90 * time.Second
+	}
 
 	w, err := events.Create(res.EventsPath, events.Run{
 		Scenario: sc.Name, ScenarioSHA256: sc.Hash(), Seed: cfg.Seed, Nodes: sc.NodeCount,
@@ -478,10 +487,10 @@ func (r *runner) startParallel(ctx context.Context, nodes []*node, par int) erro
 }
 
 // settle waits (bounded by SettleTimeout) until every node's API answers
-// and every leaf reports an attached supernode, or every supernode up is
-// full (leaves >= max_leaves; backups count): in node mode the election has
-// to add supernodes before the others can attach, and that is part of the
-// run.
+// and every leaf reports an attached supernode; in classic mode also when
+// every supernode up is full (leaves >= max_leaves; backups count), since
+// nothing will add one. In node mode the election promotes supernodes when
+// the ones up are full, and the schedule starts once it has.
 func (r *runner) settle(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.SettleTimeout)
 	defer cancel()
@@ -528,7 +537,14 @@ func (r *runner) settle(ctx context.Context) {
 				detached++
 			}
 		}
-		if unanswered == 0 && (detached == 0 || full) {
+		// In node mode the election adds supernodes when the ones up are
+		// full, so wait for it: a node without a supernode can do nothing,
+		// and measuring the overlay means measuring it once it has formed.
+		// In classic mode the supernode count is fixed: full is final.
+		if unanswered == 0 && (detached == 0 || (full && r.caps.Mode != ModeNode)) {
+			if detached == 0 {
+				r.info("testnet: overlay formed %.1f s after the first start: every node attached", r.w.Now().Seconds())
+			}
 			return
 		}
 		select {

@@ -219,6 +219,14 @@ func (r *runner) sampleNode(ctx context.Context, n *node) {
 	if serr != nil {
 		return
 	}
+	// A leaf's attachment: the reason its requests fail when it has none.
+	attached := n.role == RoleSupernode || len(st.Supernodes) > 0
+	if !n.attachKnown || attached != n.attached {
+		if n.attachKnown || !attached {
+			r.emit(events.LeafAttach{Node: n.idx, Attached: attached})
+		}
+		n.attached, n.attachKnown = attached, true
+	}
 	classes, msgsIn := trafficByClass(st.Traffic)
 	var rate float64
 	switch {

@@ -58,6 +58,10 @@ type Summary struct {
 	NodeAvailability float64                  `json:"node_availability"` // live node-time / (nodes × window)
 	Traffic          TrafficStats             `json:"traffic"`
 	Resources        map[string]RoleResources `json:"resources"` // by role
+	// Marks: kills, restarts and the mass failure in the window (plots).
+	Marks []Mark `json:"marks"`
+	// Failures: every failed announce and lookup with its cause.
+	Failures FailureStats `json:"failures"`
 }
 
 // OpStats counts schedule ops seen by the launcher (op events), by op kind.
@@ -295,6 +299,8 @@ type analysis struct {
 	evs     []events.Event // sorted by time (stable)
 	t0, end time.Duration
 	alive   [][]span // per node
+	// lookupErr: the error text of lookups that did not answer, by op.
+	lookupErr map[uint64]string
 }
 
 const forever = time.Duration(1<<63 - 1)
@@ -340,6 +346,8 @@ func Compute(log *events.Log, opts Options) (*Summary, error) {
 	a.availability(s)
 	a.traffic(s)
 	a.resources(s)
+	a.marks(s)
+	a.failures(s)
 	return s, nil
 }
 
@@ -373,7 +381,12 @@ func newAnalysis(log *events.Log) (*analysis, error) {
 			return nil, fmt.Errorf("%w: event %d: %v", ErrBadLog, i, err)
 		}
 	}
-	a := &analysis{log: log, evs: slices.Clone(log.Events)}
+	a := &analysis{log: log, evs: slices.Clone(log.Events), lookupErr: map[uint64]string{}}
+	for _, ev := range log.Events {
+		if l, ok := ev.Payload.(events.LookupResult); ok && l.Error != "" {
+			a.lookupErr[l.OpID] = l.Error
+		}
+	}
 	sort.SliceStable(a.evs, func(i, j int) bool { return a.evs[i].T < a.evs[j].T })
 	starts := 0
 	for _, ev := range a.evs {

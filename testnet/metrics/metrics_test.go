@@ -98,6 +98,29 @@ func TestHandmade(t *testing.T) {
 			"leaf": {Samples: 3, CPUSeconds: 1.25, NodeSeconds: 15, CPUCores: 1.25 / 15.0, RSSMeanB: 50e6, RSSMaxB: 80e6},
 		},
 	}
+	// Marks: kills, restarts and the mass failure in [t0, end), rel. time.
+	want.Marks = []Mark{{6, MarkKill, 1}, {9, MarkMassFailure, -1}, {11, MarkRestart, 3},
+		{13, MarkRestart, 1}, {18, MarkTargeted, 2}, {18.5, MarkRestart, 2}}
+	// Failures, first cause that applies:
+	//   announce op3 node3 (rel 0.4): no kill, restart or error hint → unexplained
+	//   L3 op6 node3 timeout (rel 5–6): node1's kill at rel 6 is a leaf's; node3
+	//      reported no supernode from rel 4.5 to 5.5 → no supernode
+	//   L4 op8 node2 dead holders (rel 8): answered → without a live holder
+	//   L6 op15 node3 (rel 14): node3 restarted at rel 11 → issuer restarted
+	//   L7 op16 node2 late (rel 15): mass failure at rel 9, within 10 s → mass failure
+	//   L8 op17 node1 error (rel 16): node1 restarted at rel 13 → issuer restarted
+	want.Failures = FailureStats{
+		Lookups:   map[string]int{CauseNotAttached: 1, CauseNoLiveHolder: 1, CauseIssuerRestarted: 2, CauseMassFailure: 1},
+		Announces: map[string]int{CauseUnexplained: 1},
+		List: []Failure{
+			{Op: "announce", OpID: 3, Node: 3, Object: 2, IssuedS: 0.4, Outcome: "timeout", Cause: CauseUnexplained, Error: "deadline exceeded"},
+			{Op: "lookup", OpID: 6, Node: 3, Object: 2, IssuedS: 5, Outcome: OutcomeTimeout, Cause: CauseNotAttached},
+			{Op: "lookup", OpID: 8, Node: 2, Object: 0, IssuedS: 8, Outcome: OutcomeDeadHolders, Cause: CauseNoLiveHolder},
+			{Op: "lookup", OpID: 15, Node: 3, Object: 0, IssuedS: 14, Outcome: OutcomeNoHolders, Cause: CauseIssuerRestarted},
+			{Op: "lookup", OpID: 16, Node: 2, Object: 1, IssuedS: 15, Outcome: OutcomeLate, Cause: CauseMassFailure},
+			{Op: "lookup", OpID: 17, Node: 1, Object: 2, IssuedS: 16, Outcome: OutcomeError, Cause: CauseIssuerRestarted, Error: "connection refused"},
+		},
+	}
 	if !reflect.DeepEqual(got, want) {
 		g, _ := json.MarshalIndent(got, "", " ")
 		w, _ := json.MarshalIndent(want, "", " ")

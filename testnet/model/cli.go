@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -33,6 +34,14 @@ lookup succeeds, for a replicated server tracker or a supernode DHT tracker.
 
 modes:
   (default)                 evaluate --design once
+  --plan --peers N --objects K [--target P]
+                            capacity planning: how many supernodes and which
+                            replication r reach success P for N peers and K
+                            objects (the model with repair, r ≤ 8, the election's
+                            defaults, OneHop's membership traffic); per-
+                            supernode records, memory and bandwidth
+  --repair                  the model with repair (--supernodes S, --r r,
+                            --mttf/--mttr in seconds, --refresh, --ttl)
   --plan-target P           smallest --plan-var (n for server; m or supernodes
                             for dht) whose success probability is ≥ P
   --sweep PARAM --from A --to B [--steps N] [--log] [--csv F] [--plot F.png]
@@ -54,12 +63,17 @@ var flagOf = map[string]string{
 	"Design": "--design", "N": "--n", "M": "--m", "K": "--k",
 	"Supernodes": "--supernodes", "LookupMsgs": "--msgs",
 	"MTTF": "--mttf", "MTTR": "--mttr", "Lambda": "--lambda", "Mu": "--mu", "H": "--h",
-	"Target": "--plan-target", "Var": "--plan-var", "Max": "--plan-max",
+	"Target": "--plan-target", "CapacityTarget": "--target", "Peers": "--peers", "Objects": "--objects",
+	"HoldPerPeer": "--hold", "LookupsPerPeer": "--lookups-per-peer", "SupernodeMTTF": "--sn-mttf", "Var": "--plan-var", "Max": "--plan-max",
 	"Param": "--sweep", "From": "--from", "To": "--to", "Steps": "--steps", "LogX": "--log",
 }
 
 type cli struct {
 	p                Params
+	plan             bool
+	cap              CapacityParams
+	repair           bool
+	rp               RepairParams
 	design           string
 	json             bool
 	planTarget       float64
@@ -104,6 +118,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.log, "log", false, "sweep mode: geometric spacing and a logarithmic x axis (needs --from > 0)")
 	fs.StringVar(&c.plotPath, "plot", "", "sweep mode: write a PNG plot of both designs to this file")
 	fs.StringVar(&c.csvOut, "csv", "", "sweep mode: write the points as CSV to this file")
+	c.cap = DefaultCapacityParams()
+	fs.BoolVar(&c.plan, "plan", false, "capacity planning mode (--peers, --objects, --target)")
+	fs.IntVar(&c.cap.Peers, "peers", 0, "plan: peers online N")
+	fs.IntVar(&c.cap.Objects, "objects", 0, "plan: objects K")
+	fs.Float64Var(&c.cap.Target, "target", c.cap.Target, "plan: target lookup success P")
+	fs.Float64Var(&c.cap.HoldPerPeer, "hold", c.cap.HoldPerPeer, "plan: objects each peer holds")
+	fs.Float64Var(&c.cap.LookupsPerPeer, "lookups-per-peer", c.cap.LookupsPerPeer, "plan: lookups per peer per second")
+	fs.Float64Var(&c.cap.SupernodeMTTF, "sn-mttf", 0, "plan: supernodes' mean remaining session, s (0: from the Weibull churn fit and the 2 h uptime criterion)")
+	fs.Float64Var(&c.cap.Mu, "sn-mu", c.cap.Mu, "plan: requests/s one supernode serves")
+	c.rp = RepairParams{Nodes: 6, Replicas: 2, MTTF: 20, MTTR: 5, Refresh: 5, TTL: 15, Persistent: true, FailoverAnnounce: true, Attach: 2}
+	fs.BoolVar(&c.repair, "repair", false, "evaluate the model with repair")
+	fs.IntVar(&c.rp.Replicas, "r", c.rp.Replicas, "repair: replicas r (records on the r closest live nodes)")
+	fs.Float64Var(&c.rp.Refresh, "refresh", c.rp.Refresh, "repair: holders re-announce every this many seconds")
+	fs.Float64Var(&c.rp.TTL, "ttl", c.rp.TTL, "repair: record lifetime, seconds")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), usageHead, joinParams())
 		printDefaults(fs)
@@ -125,6 +153,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	c.p.Design = Design(c.design)
+	if c.plan {
+		return c.runCapacity(stdout, stderr)
+	}
+	if c.repair {
+		c.rp.Nodes, c.rp.MTTF, c.rp.MTTR = c.p.Supernodes, c.p.MTTF, c.p.MTTR
+		if set["m"] {
+			c.rp.Attach = c.p.M
+		}
+		return c.runRepair(stdout, stderr)
+	}
 
 	// Validate every parameter, whichever design it belongs to, so that a
 	// bad flag is never silently ignored.
@@ -341,6 +379,79 @@ func (c *cli) runSweep(stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func (c *cli) runCapacity(stdout, stderr io.Writer) int {
+	if c.cap.Peers == 0 || c.cap.Objects == 0 {
+		return c.fail(stderr, errors.New("--plan needs --peers and --objects"))
+	}
+	pl, err := PlanCapacity(c.cap)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	if c.json {
+		if err := c.writeJSON(stdout, pl); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cmdName, err)
+			return 1
+		}
+	} else {
+		writeCapacity(stdout, pl)
+	}
+	if !pl.Reachable {
+		fmt.Fprintf(stderr, "%s: target %g unreachable with r ≤ %d\n", cmdName, c.cap.Target, maxPlanReplicas)
+		return 1
+	}
+	return 0
+}
+
+func writeCapacity(w io.Writer, pl CapacityPlan) {
+	in := pl.Inputs
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "peers N / objects K / target P\t%d / %d / %g\n", in.Peers, in.Objects, in.Target)
+	fmt.Fprintf(tw, "supernodes\t%d (election fill: %d; load at ρ ≤ %g: %d)\n", pl.Supernodes, pl.ByFill, in.RhoMax, pl.ByLoad)
+	fmt.Fprintf(tw, "replication r\t%d (model with repair: success %.6f)\n", pl.Replicas, pl.Reliability)
+	fmt.Fprintf(tw, "leaves / sessions per supernode\t%.1f / %.1f\n", pl.LeavesPerSupernode, pl.SessionsPerSupernode)
+	fmt.Fprintf(tw, "records per supernode\t%.0f (mean holders per object %.2f)\n", pl.RecordsPerSupernode, pl.HoldersMean)
+	fmt.Fprintf(tw, "memory per supernode\t%.1f MB\n", pl.MemPerSupernode/1e6)
+	fmt.Fprintf(tw, "supernode churn\tmean remaining session %.1f h; %.2f membership events/s (OneHop: 2S/MTTF)\n", pl.SupernodeMTTF/3600, pl.EventsPerS)
+	fmt.Fprintf(tw, "utilisation ρ\t%.4f (μ = %g req/s)\n", pl.Rho, in.Mu)
+	for _, side := range []struct {
+		name string
+		m    map[string]float64
+	}{{"bandwidth per supernode", pl.SupernodeBps}, {"bandwidth per leaf", pl.LeafBps}} {
+		var parts []string
+		for _, k := range sortedKeys(side.m) {
+			parts = append(parts, fmt.Sprintf("%s %.0f", k, side.m[k]))
+		}
+		fmt.Fprintf(tw, "%s\t%.0f B/s (%s)\n", side.name, Total(side.m), strings.Join(parts, ", "))
+	}
+	tw.Flush()
+}
+
+func (c *cli) runRepair(stdout, stderr io.Writer) int {
+	res, err := EvaluateRepair(c.rp)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	if c.json {
+		if err := c.writeJSON(stdout, res); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cmdName, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "model with repair: S = %d, r = %d, MTTF %g s, MTTR %g s, refresh %g s, TTL %g s\n%s\n",
+		c.rp.Nodes, c.rp.Replicas, c.rp.MTTF, c.rp.MTTR, c.rp.Refresh, c.rp.TTL, res)
+	return 0
+}
+
+func sortedKeys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func writeFile(path string, fn func(io.Writer) error) error {

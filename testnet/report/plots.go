@@ -3,6 +3,8 @@ package report
 import (
 	"image/color"
 	"io"
+	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -22,6 +24,9 @@ var (
 	blue   = color.RGBA{R: 31, G: 119, B: 180, A: 255}
 	orange = color.RGBA{R: 255, G: 127, B: 14, A: 255}
 	red    = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+	green  = color.RGBA{R: 44, G: 160, B: 44, A: 255}
+	purple = color.RGBA{R: 148, G: 103, B: 189, A: 255}
+	black  = color.RGBA{A: 255}
 )
 
 func newPlot(title, ylabel string, s *metrics.Summary) *plot.Plot {
@@ -71,10 +76,81 @@ func save(p *plot.Plot, w io.Writer) error {
 	return err
 }
 
+// markStyle: how each kind of churn mark is drawn.
+var markStyle = map[string]struct {
+	c     color.Color
+	width vg.Length
+	dash  []vg.Length
+	name  string
+}{
+	metrics.MarkKill:        {red, vg.Points(0.8), []vg.Length{vg.Points(3), vg.Points(3)}, "kill (churn)"},
+	metrics.MarkRestart:     {green, vg.Points(0.8), []vg.Length{vg.Points(1), vg.Points(2)}, "restart"},
+	metrics.MarkTargeted:    {purple, vg.Points(1.8), nil, "targeted supernode kill"},
+	metrics.MarkMassFailure: {black, vg.Points(2.5), nil, "mass failure"},
+}
+
+// addMarks draws the window's kills, restarts and mass failure as vertical
+// lines from lo to hi, with one legend entry per kind.
+func addMarks(p *plot.Plot, s *metrics.Summary, lo, hi float64) error {
+	seen := map[string]bool{}
+	for _, kind := range []string{metrics.MarkKill, metrics.MarkRestart, metrics.MarkTargeted, metrics.MarkMassFailure} {
+		st := markStyle[kind]
+		for _, m := range s.Marks {
+			if m.Kind != kind {
+				continue
+			}
+			l, err := plotter.NewLine(plotter.XYs{{X: m.TS, Y: lo}, {X: m.TS, Y: hi}})
+			if err != nil {
+				return err
+			}
+			l.Color, l.Width, l.Dashes = st.c, st.width, st.dash
+			p.Add(l)
+			if !seen[kind] {
+				seen[kind] = true
+				p.Legend.Add(st.name, l)
+			}
+		}
+	}
+	return nil
+}
+
+// intTicks labels integer values only (counts).
+type intTicks struct{}
+
+func (intTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := math.Max(1, math.Ceil((hi-lo)/10))
+	var ts []plot.Tick
+	for v := math.Ceil(lo); v <= hi+1e-9; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
+	}
+	return ts
+}
+
+// rateTicks labels 0, 0.2, …, 1 (the range above 1 holds the legend).
+type rateTicks struct{}
+
+func (rateTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ts []plot.Tick
+	for i := 0; i <= 10; i++ {
+		v := float64(i) / 10
+		t := plot.Tick{Value: v}
+		if i%2 == 0 {
+			t.Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
 // plotSuccess: success rate per bin (bins without lookups are left out).
 func plotSuccess(w io.Writer, s *metrics.Summary) error {
 	p := newPlot("Lookup success rate", "success rate", s)
-	p.Y.Min, p.Y.Max = 0, 1.05
+	p.Y.Min, p.Y.Max = 0, 1.55 // room above 1 for the legend
+	p.Y.Tick.Marker = rateTicks{}
+	if err := addMarks(p, s, 0, 1.05); err != nil {
+		return err
+	}
+	p.Legend.Top = true
 	var xy plotter.XYs
 	for _, b := range s.Bins {
 		if b.Lookups > 0 {
@@ -87,22 +163,38 @@ func plotSuccess(w io.Writer, s *metrics.Summary) error {
 	return save(p, w)
 }
 
-// plotLatency: p50/p95/p99 of answered lookups per bin.
+// latencyFloorMS: latencies below this are drawn at it (log axis).
+const latencyFloorMS = 0.01
+
+// plotLatency: p50/p95/p99 of answered lookups per bin, on a log axis (on
+// loopback p50 is a fraction of a millisecond and p99 can be seconds).
 func plotLatency(w io.Writer, s *metrics.Summary) error {
-	p := newPlot("Lookup latency", "latency (ms)", s)
-	p.Y.Min = 0
+	p := newPlot("Lookup latency", "latency (ms, log scale)", s)
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	var p50, p95, p99 plotter.XYs
-	top := 1.0
+	top, bottom := 1.0, math.Inf(1)
+	at := func(v float64) float64 { return math.Max(v, latencyFloorMS) }
 	for _, b := range s.Bins {
 		if b.Answered == 0 {
 			continue
 		}
-		p50 = append(p50, plotter.XY{X: mid(b), Y: b.P50MS})
-		p95 = append(p95, plotter.XY{X: mid(b), Y: b.P95MS})
-		p99 = append(p99, plotter.XY{X: mid(b), Y: b.P99MS})
-		top = max(top, b.P99MS)
+		p50 = append(p50, plotter.XY{X: mid(b), Y: at(b.P50MS)})
+		p95 = append(p95, plotter.XY{X: mid(b), Y: at(b.P95MS)})
+		p99 = append(p99, plotter.XY{X: mid(b), Y: at(b.P99MS)})
+		top = max(top, at(b.P99MS))
+		bottom = min(bottom, at(b.P50MS))
 	}
-	p.Y.Max = top * 1.05
+	if math.IsInf(bottom, 1) {
+		bottom = latencyFloorMS
+	}
+	// Whole decades around the data, so the log ticks are labelled.
+	p.Y.Min = math.Pow(10, math.Floor(math.Log10(bottom)))
+	// and one decade more above for the legend.
+	p.Y.Max = math.Pow(10, math.Ceil(math.Log10(top*1.05))+1)
+	if err := addMarks(p, s, p.Y.Min, p.Y.Max); err != nil {
+		return err
+	}
 	for _, l := range []struct {
 		xy   plotter.XYs
 		c    color.Color
@@ -128,9 +220,14 @@ func plotSupernodes(w io.Writer, s *metrics.Summary) error {
 	if n := len(xy); n > 0 && xy[n-1].X < s.WindowS {
 		xy = append(xy, plotter.XY{X: s.WindowS, Y: xy[n-1].Y})
 	}
-	p.Y.Min, p.Y.Max = 0, float64(top)+0.5
-	if err := addLine(p, xy, blue, "", plotter.PostStep); err != nil {
+	p.Y.Min, p.Y.Max = 0, math.Ceil(float64(top)*1.6)+1 // room above for the legend
+	p.Y.Tick.Marker = intTicks{}
+	if err := addMarks(p, s, 0, float64(top)+0.5); err != nil {
 		return err
 	}
+	if err := addLine(p, xy, blue, "supernodes", plotter.PostStep); err != nil {
+		return err
+	}
+	p.Legend.Top = true
 	return save(p, w)
 }

@@ -29,6 +29,7 @@ const (
 	SuccessPNG        = "success.png"
 	LatencyPNG        = "latency.png"
 	SupernodesPNG     = "supernodes.png"
+	FailuresCSV       = "failures.csv"
 )
 
 // Files lists the paths written by Write, in the order above.
@@ -70,6 +71,7 @@ func Write(dir string, log *events.Log, s *metrics.Summary) (Files, error) {
 		{SupernodesCSV, func(w io.Writer) error { return writeSupernodeSamples(w, log) }},
 		{BinsCSV, func(w io.Writer) error { return writeBins(w, s) }},
 		{SupernodeCountCSV, func(w io.Writer) error { return writeSeries(w, s) }},
+		{FailuresCSV, func(w io.Writer) error { return writeFailures(w, s) }},
 		{SuccessPNG, func(w io.Writer) error { return plotSuccess(w, s) }},
 		{LatencyPNG, func(w io.Writer) error { return plotLatency(w, s) }},
 		{SupernodesPNG, func(w io.Writer) error { return plotSupernodes(w, s) }},
@@ -158,6 +160,15 @@ func writeBins(w io.Writer, s *metrics.Summary) error {
 		"answered", "p50_ms", "p95_ms", "p99_ms", "supernodes_mean"}, out)
 }
 
+func writeFailures(w io.Writer, s *metrics.Summary) error {
+	var out [][]string
+	for _, f := range s.Failures.List {
+		out = append(out, []string{ff(f.IssuedS), f.Op, strconv.FormatUint(f.OpID, 10), strconv.Itoa(f.Node),
+			strconv.Itoa(f.Object), f.Outcome, f.Cause, f.Error})
+	}
+	return writeCSV(w, []string{"issued_s", "op", "op_id", "node", "object", "outcome", "cause", "error"}, out)
+}
+
 func writeSeries(w io.Writer, s *metrics.Summary) error {
 	var out [][]string
 	for _, p := range s.Supernodes.Series {
@@ -206,13 +217,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// sortedByCount returns m's keys, largest count first (ties by name).
+func sortedByCount(m map[string]int) []string {
+	keys := sortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	return keys
+}
+
 // WriteText writes the one-screen text summary.
 func WriteText(w io.Writer, s *metrics.Summary) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	l := &s.Lookups
-	p("supertracker testnet: scenario %s, seed %d, %d nodes, window %.1f s (bin %g s)",
-		s.Scenario, s.Seed, s.Nodes, s.WindowS, s.BinS)
+	p("supertracker testnet: scenario %s, seed %d, %d nodes, window %.1f s (bin %g s), schedule started %.1f s after the first node (overlay formed)",
+		s.Scenario, s.Seed, s.Nodes, s.WindowS, s.BinS, s.T0S)
 	p("Lookups     %d: success %s (%d/%d)  answerable-only %s (%d/%d)  %.2f/s",
 		l.Total, pct(l.Succeeded, l.Total), l.Succeeded, l.Total,
 		pct(l.AnswerableSucceeded, l.Answerable), l.AnswerableSucceeded, l.Answerable, l.RatePerS)
@@ -251,6 +269,20 @@ func WriteText(w io.Writer, s *metrics.Summary) error {
 		}
 		p("%s %-9s CPU %.3f cores (%.2f s over %.1f node-s)  RSS mean %s max %s  (n=%d)",
 			label, role, rr.CPUCores, rr.CPUSeconds, rr.NodeSeconds, fmtBytes(rr.RSSMeanB), fmtBytes(float64(rr.RSSMaxB)), rr.Samples)
+	}
+	for _, f := range []struct {
+		name  string
+		total int
+		m     map[string]int
+	}{{"lookups", l.Total - l.Succeeded, s.Failures.Lookups}, {"announces", a.Total - a.OK, s.Failures.Announces}} {
+		if f.total == 0 {
+			continue
+		}
+		var parts []string
+		for _, k := range sortedByCount(f.m) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, f.m[k]))
+		}
+		p("Failed %-9s %d: %s", f.name, f.total, strings.Join(parts, "; "))
 	}
 	p("Ops         %d issued, %d skipped", s.Ops.Issued, s.Ops.Skipped)
 	_, err := io.WriteString(w, b.String())

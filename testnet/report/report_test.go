@@ -29,7 +29,7 @@ func TestWriteHandmade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{SummaryJSON, SummaryText, LookupsCSV, SupernodesCSV, BinsCSV, SupernodeCountCSV, SuccessPNG, LatencyPNG, SupernodesPNG}
+	want := []string{SummaryJSON, SummaryText, LookupsCSV, SupernodesCSV, BinsCSV, SupernodeCountCSV, FailuresCSV, SuccessPNG, LatencyPNG, SupernodesPNG}
 	if len(files) != len(want) {
 		t.Fatalf("files %v", files)
 	}
@@ -44,7 +44,7 @@ func TestWriteHandmade(t *testing.T) {
 	for _, name := range []string{SuccessPNG, LatencyPNG, SupernodesPNG} {
 		checkPNG(t, filepath.Join(dir, name))
 	}
-	for name, rows := range map[string]int{LookupsCSV: 1 + 8, SupernodesCSV: 1 + 3, BinsCSV: 1 + 2, SupernodeCountCSV: 1 + 5} {
+	for name, rows := range map[string]int{LookupsCSV: 1 + 8, SupernodesCSV: 1 + 3, BinsCSV: 1 + 2, SupernodeCountCSV: 1 + 5, FailuresCSV: 1 + 6} {
 		recs := readCSV(t, filepath.Join(dir, name))
 		if len(recs) != rows {
 			t.Errorf("%s: %d rows, want %d", name, len(recs), rows)
@@ -76,6 +76,8 @@ func TestWriteHandmade(t *testing.T) {
 		"2 role changes (1 promotions, 1 demotions) on 2 nodes",
 		"7 churn events: 3 kills (churn 1, mass_failure 1, targeted 1), 3 restarts, 1 exits, 1 mass failures; availability 86.9%",
 		"per lookup 4.00 msgs", "per announce 2.00 msgs",
+		"Failed lookups   5: issuer restarted moments before (still attaching) 2; answer without a live holder 1; issuer had no supernode (none with a free slot) 1; mass failure 1",
+		"Failed announces 1: unexplained 1",
 		"leaf      CPU 0.083 cores", "RSS mean 47.7 MiB max 76.3 MiB  (n=3)",
 		"supernode CPU 0.250 cores", "RSS mean 104.9 MiB max 114.4 MiB  (n=2)",
 		"19 issued, 1 skipped",
@@ -129,7 +131,7 @@ func TestWriteEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 9 {
+	if len(files) != 10 {
 		t.Fatal(files)
 	}
 	for _, name := range []string{SuccessPNG, LatencyPNG, SupernodesPNG} {

@@ -71,6 +71,27 @@ type PointResult struct {
 	InScope    bool     `json:"in_scope"`
 	OutOfScope string   `json:"out_of_scope,omitempty"`
 	Reasons    []string `json:"reasons,omitempty"`
+
+	// The model with repair (overlay and flat DHT; see repairmap.go):
+	// Repair at the scenario's parameters, RepairRealized with the MTTF
+	// that gives the tracker nodes the availability the runs realized.
+	// PassRepair: the measured 95% interval overlaps RepairRealized ±
+	// RepairTolerance. RepairInScope/RepairOutOfScope: its assumptions
+	// (RepairScope); RepairReasons: the measured reason for every
+	// in-scope FAIL and every out-of-scope point.
+	HasRepair        bool     `json:"has_repair,omitempty"`
+	Repair           float64  `json:"repair,omitempty"`
+	RepairRecord     float64  `json:"repair_record,omitempty"`
+	RepairRealized   float64  `json:"repair_realized,omitempty"`
+	RepairMTTF       float64  `json:"repair_realized_mttf_s,omitempty"`
+	DeltaRepair      float64  `json:"delta_repair,omitempty"`
+	PassRepair       bool     `json:"pass_repair,omitempty"`
+	RepairInScope    bool     `json:"repair_in_scope,omitempty"`
+	RepairOutOfScope string   `json:"repair_out_of_scope,omitempty"`
+	RepairReasons    []string `json:"repair_reasons,omitempty"`
+	// Reruns of this point (Report.Reruns), pooled.
+	RerunHeld      int `json:"rerun_held,omitempty"`
+	RerunSucceeded int `json:"rerun_succeeded,omitempty"`
 }
 
 // Verdict is "PASS" or "FAIL".
@@ -146,6 +167,9 @@ func aggregate(pl Plan, runs []*RunResult, calib map[Design]Calib) ([]PointResul
 			pr.Delta, pr.Pass = pr.Rate-pr.ModelRealized, within(pr.ModelRealized)
 			pr.DeltaPlan, pr.PassPlan = pr.Rate-pr.Model, within(pr.Model)
 			pr.Reasons = reasons(pl, pt.Params, pr)
+			if err := repairPoint(&pr, d, pt.Params, res.PQueued, byUp, pl.MembershipRepair); err != nil {
+				return nil, fmt.Errorf("repair model at %s %s: %w", pr.Key, d, err)
+			}
 			out = append(out, pr)
 		}
 	}

@@ -92,7 +92,8 @@ func writeFigures(dir string, rep *Report) ([]string, error) {
 			files = append(files, lp)
 		}
 	}
-	return files, nil
+	rf, err := writeRepairFigures(dir, rep)
+	return append(files, rf...), err
 }
 
 func successFigure(path string, s Sweep, rep *Report) error {

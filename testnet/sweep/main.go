@@ -34,7 +34,7 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	planName := fs.String("plan", "full", "full (make figures) or quick (the CI sweep)")
+	planName := fs.String("plan", "full", "full (make figures), quick (the CI sweep) or election-load (the paper's Fig. 2 with the election running and capped tracker nodes)")
 	out := fs.String("out", "docs/figures", "directory for the PNG figures and sweep.json")
 	md := fs.String("md", "docs/results.md", "results markdown to write (empty: none)")
 	work := fs.String("work", "testnet-out/sweep", "directory for the runs (event logs, node logs)")
@@ -45,11 +45,29 @@ Flags:
 	designs := fs.String("designs", "", "comma-separated designs: overlay,server,flatdht (default: all)")
 	tol := fs.Float64("tolerance", -1, "±X of the model check (default: the plan's)")
 	reuse := fs.Bool("reuse", false, "reuse runs whose result.json exists in --work")
+	fromJSON := fs.String("from-json", "", "re-analyse the runs stored in a sweep.json (no runs): models, figures, markdown")
+	rerunDir := fs.String("reruns", "", "with --from-json: a sweep work directory whose runs repeat points of the stored sweep (same parameters and seeds), reported beside the gaps they check")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *planName == "election-load" && *fromJSON != "" {
+		m := *md
+		if m == "docs/results.md" {
+			m = "docs/load.md"
+		}
+		rep, err := ReanalyzeLoad(*fromJSON, LoadOptions{Figures: *out, Markdown: m, Command: "sweep " + strings.Join(args, " ")})
+		if err != nil {
+			fmt.Fprintln(stderr, "sweep:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "re-analysed %d runs from %s: %d points\n", len(rep.Runs), *fromJSON, len(rep.Points))
+		return 0
+	}
+	if *planName == "election-load" {
+		return mainLoad(args, *out, *md, *work, *bin, *helperBin, *ot, *seeds, stdout, stderr)
 	}
 	var pl Plan
 	switch *planName {
@@ -82,6 +100,23 @@ Flags:
 	}
 	if *tol >= 0 {
 		pl.Tolerance = *tol
+	}
+	if *fromJSON != "" {
+		var reruns []*RunResult
+		if *rerunDir != "" {
+			var err error
+			if reruns, err = LoadReruns(*rerunDir); err != nil {
+				fmt.Fprintln(stderr, "sweep:", err)
+				return 1
+			}
+		}
+		rep, err := Reanalyze(*fromJSON, *out, *md, "sweep "+strings.Join(args, " "), reruns)
+		if err != nil {
+			fmt.Fprintln(stderr, "sweep:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "re-analysed %d runs from %s: %d points\n", len(rep.Runs), *fromJSON, len(rep.Points))
+		return 0
 	}
 	h := *helperBin
 	if h == "" {
@@ -124,6 +159,53 @@ Flags:
 		}
 		fmt.Fprintf(stdout, "within ±%.2f of the model: %d/%d points in scope, %d/%d in all; %d runs in %s\n",
 			pl.Tolerance, inPass, in, pass, len(rep.Points), len(rep.Runs), time.Since(start).Round(time.Second))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sweep:", err)
+		return 1
+	}
+	return 0
+}
+
+// mainLoad runs the election load sweep (--plan election-load).
+func mainLoad(args []string, out, md, work, bin, helperBin, ot, seeds string, stdout, stderr io.Writer) int {
+	pl := DefaultLoadPlan()
+	if seeds != "" {
+		pl.Seeds = nil
+		for _, f := range strings.Split(seeds, ",") {
+			v, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				fmt.Fprintf(stderr, "sweep: --seeds: %v\n", err)
+				return 2
+			}
+			pl.Seeds = append(pl.Seeds, v)
+		}
+	}
+	if md == "docs/results.md" {
+		md = "docs/load.md" // never overwrite the Figs. 2–4 page
+	}
+	h := helperBin
+	if h == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(stderr, "sweep:", err)
+			return 2
+		}
+		h = exe
+	}
+	if _, err := os.Stat(bin); err != nil {
+		fmt.Fprintf(stderr, "sweep: --binary %s: %v (run `make build`)\n", bin, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := RunLoad(ctx, LoadOptions{Plan: pl, Binary: bin, Helper: h, Opentracker: ot, Work: work,
+		Figures: out, Markdown: md, Log: stderr, Command: "sweep " + strings.Join(args, " ")})
+	if rep != nil {
+		for _, pt := range rep.Points {
+			fmt.Fprintf(stdout, "N=%-3d %-8s success %.4f [%.4f, %.4f]  model %.4f (measured S: %.4f)  trackers %.2f (model %.0f)  ρ %.2f (model %.2f)\n",
+				pt.Peers, pt.Design, pt.Rate, pt.Lo, pt.Hi, pt.Model, pt.ModelMeasured, pt.TrackersMean, pt.ModelTrackers, pt.RhoMean, pt.ModelRho)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sweep:", err)

@@ -205,6 +205,8 @@ func writeMarkdown(path, figDir string, rep *Report) error {
 		}
 	}
 
+	writeRepairSection(w, rel, rep)
+
 	w("## Why model and measurement differ\n\n")
 	w("- **Re-routing and repair in the DHT designs.** The DHT model keeps a failed node failed for MTTR and needs one of the *same* m replicas of every hop. A supertracker leaf whose supernode dies re-attaches to another live supernode within seconds and re-announces (its records move to live supernodes), and kad-dht routes around dead nodes and re-Provide puts records on the closest *live* nodes. Both lift the DHT designs above the model wherever failures are frequent, which is why the scope rule keeps the ±X claim for them to points where the model itself predicts ≥ 1 − X.\n")
 	w("- **k is an upper bound.** The model's k = ⌈log2 S⌉ hops in series each need one of m replicas. With at most 16 DHT nodes every routing table holds every node, so an overlay lookup crosses the attach hop (primary + backups) and one DHT hop to the r record replicas, and a flat-DHT lookup reaches the record's replicas in one hop (or answers from the local store).\n")

@@ -165,7 +165,17 @@ type Plan struct {
 	// MinSettle: schedule time zero no earlier than this after the first
 	// node started (DHT routing tables form), for every design alike.
 	MinSettle time.Duration `json:"min_settle_ns"`
+	// MembershipRepair: the overlay's repair on membership change (the
+	// record path v2: a live replica pushes the records of a supernode that
+	// died to the next closest), as the model with repair's delay
+	// (supernode.LocalConfig's RepairDelay plus a gossip round); 0: the
+	// overlay binary has no such repair (sweeps stored before it).
+	MembershipRepair time.Duration `json:"membership_repair_ns,omitempty"`
 }
+
+// membershipRepairLocal is the local preset's repair delay (200 ms) plus
+// one gossip round (1 s).
+const membershipRepairLocal = 1200 * time.Millisecond
 
 // DefaultTolerance is the ±X of the model check.
 const DefaultTolerance = 0.05
@@ -212,6 +222,7 @@ func FullPlan() Plan {
 		},
 		Seeds: []uint64{1, 2}, Designs: AllDesigns,
 		Tolerance: DefaultTolerance, HoldGrace: 2 * time.Second, MinSettle: 3 * time.Second,
+		MembershipRepair: membershipRepairLocal,
 	}
 }
 
@@ -233,6 +244,7 @@ func QuickPlan() Plan {
 		Seeds:     []uint64{1},
 		Designs:   AllDesigns,
 		Tolerance: DefaultTolerance, HoldGrace: time.Second, MinSettle: time.Second,
+		MembershipRepair: membershipRepairLocal,
 	}
 }
 

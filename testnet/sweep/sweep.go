@@ -48,6 +48,13 @@ type Report struct {
 	Figures     []string         `json:"figures"`
 	Failed      int              `json:"failed_runs"`
 	Reused      int              `json:"reused_runs"`
+	// Reanalysed: the command that redid the analysis from the stored runs
+	// (Reanalyze), if any.
+	Reanalysed string `json:"reanalysed,omitempty"`
+	// Reruns: runs repeated later with the same parameters and seeds to
+	// check a gap (Reanalyze --reruns); they do not enter the pooled
+	// rates, only the reasons.
+	Reruns []*RunResult `json:"reruns,omitempty"`
 }
 
 // JSONFile is the machine-readable result next to the figures.
@@ -167,6 +174,90 @@ runs:
 		return rep, fmt.Errorf("sweep: %d run(s) failed: %s", len(runErrs), strings.Join(runErrs, "; "))
 	}
 	return rep, nil
+}
+
+// Reanalyze loads a sweep.json written by Run and redoes everything after
+// the runs (calibration, points, models, figures, sweep.json, markdown)
+// from the run results it holds: for a model change, no run is repeated.
+// The plan, runs and command of the stored report are kept.
+func Reanalyze(jsonPath, figures, markdown, command string, reruns []*RunResult) (*Report, error) {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	if err := rep.Plan.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	for i, s := range rep.Plan.Sweeps { // the curve ranges are not stored
+		var named Sweep
+		switch s.Name {
+		case SweepLoad:
+			named = loadSweep()
+		case SweepChurn:
+			named = churnSweep()
+		case SweepReplication:
+			named = replicationSweep()
+		default:
+			return nil, fmt.Errorf("%s: unknown sweep %q", jsonPath, s.Name)
+		}
+		rep.Plan.Sweeps[i].CurveFrom, rep.Plan.Sweeps[i].CurveTo = named.CurveFrom, named.CurveTo
+	}
+	rep.Calib = map[Design]Calib{}
+	for _, d := range rep.Plan.Designs {
+		rep.Calib[d] = calibrate(d, rep.Runs)
+	}
+	rep.Reruns = append(rep.Reruns, reruns...)
+	if rep.Points, err = aggregate(rep.Plan, rep.Runs, rep.Calib); err != nil {
+		return &rep, err
+	}
+	addReruns(rep.Points, rep.Reruns)
+	rep.Reanalysed = command
+	if abs, err := filepath.Abs(figures); err == nil {
+		figures = abs
+	}
+	if err := os.MkdirAll(figures, 0o755); err != nil {
+		return &rep, err
+	}
+	if rep.Figures, err = writeFigures(figures, &rep); err != nil {
+		return &rep, err
+	}
+	out, err := json.MarshalIndent(&rep, "", " ")
+	if err != nil {
+		return &rep, err
+	}
+	if err := os.WriteFile(filepath.Join(figures, JSONFile), append(out, '\n'), 0o644); err != nil {
+		return &rep, err
+	}
+	if markdown != "" {
+		if err := writeMarkdown(markdown, figures, &rep); err != nil {
+			return &rep, err
+		}
+	}
+	return &rep, nil
+}
+
+// LoadReruns reads every result.json under dir/runs (a sweep work
+// directory) as reruns.
+func LoadReruns(dir string) ([]*RunResult, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "runs", "*", "seed*", "*", ResultFile))
+	if err != nil {
+		return nil, err
+	}
+	var out []*RunResult
+	for _, p := range paths {
+		rr, err := loadResult(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if rr.Error == "" && rr.Held > 0 {
+			out = append(out, rr)
+		}
+	}
+	return out, nil
 }
 
 // opentrackerVersion returns the installed Debian package version, if any.

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -32,6 +34,7 @@ import (
 	"github.com/supertracker/supertracker/leaf/bttracker/bencode"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 	"github.com/supertracker/supertracker/testnet/baseline"
+	"github.com/supertracker/supertracker/testnet/capped"
 )
 
 // Backend implements baseline.Backend for the server design.
@@ -49,6 +52,7 @@ type Backend struct {
 	otDone chan struct{}
 	otLog  *os.File
 	meter  *baseline.LoadMeter
+	capSrv *capped.Server // the lookup cap (ServiceRate > 0)
 	stop   context.CancelFunc
 	stats  *http.Client
 	mu     sync.Mutex
@@ -178,6 +182,11 @@ func (b *Backend) startTracker(ctx context.Context) error {
 		return n - statsCalls, true // our own stats requests are connections too
 	}}
 	go b.meter.Run(mctx, time.Second)
+	if b.cfg.ServiceRate > 0 && s.CapPort > 0 {
+		if err := b.startCap(mctx, s); err != nil {
+			return err
+		}
+	}
 	// A tracker that dies by itself takes the node down with it, so the
 	// launcher sees the failure.
 	go func() {
@@ -193,6 +202,33 @@ func (b *Backend) startTracker(ctx context.Context) error {
 		case <-mctx.Done():
 		}
 	}()
+	return nil
+}
+
+// startCap serves the capped lookup proxy on s.CapPort in front of the
+// tracker: lookups (BitTorrent port LookupPort) wait for their service on
+// an M/M/1 server of rate ServiceRate; its λ and ρ go to the data dir.
+func (b *Backend) startCap(ctx context.Context, s *baseline.Server) error {
+	srv, err := capped.NewServer(b.cfg.ServiceRate, uint64(s.Port))
+	if err != nil {
+		return err
+	}
+	srv.SetCapacity(b.cfg.ServiceQueue)
+	target, err := url.Parse("http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.Port)))
+	if err != nil {
+		return err
+	}
+	lookupPort := strconv.Itoa(baseline.LookupPort)
+	h := capped.Handler(srv, target, func(r *http.Request) bool { return r.URL.Query().Get("port") == lookupPort })
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.IP, strconv.Itoa(s.CapPort)))
+	if err != nil {
+		return fmt.Errorf("capped proxy: %w", err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	go srv.WriteStats(ctx, b.n.DataDir)
+	b.capSrv = srv
 	return nil
 }
 
@@ -278,6 +314,11 @@ func (b *Backend) Status(st *baseline.Status) {
 	st.ServerPID = b.ot.Process.Pid
 	zero := 0
 	st.Leaves = &zero
+	if b.capSrv != nil { // capped: the lookup server's own λ and ρ
+		cs := b.capSrv.Stats()
+		st.Rho, st.ReqPerS = &cs.Rho, &cs.Lambda
+		return
+	}
 	if rate, rho, ok := b.meter.Sample(); ok {
 		st.Rho, st.ReqPerS = &rho, &rate
 	}
@@ -351,7 +392,10 @@ func (b *Backend) Announce(ctx context.Context, cids []cid.Cid) (int, error) {
 }
 
 // Lookup asks every tracker in parallel (port 6882, left=1, numwant) and
-// returns the union of the holders they know (peers on port 6881).
+// returns the union of the holders they know (peers on port 6881). With
+// Config.LookupFailover it asks one tracker at a time instead, in an order
+// shuffled per lookup, moving to the next when one fails (BEP 12's tier),
+// and returns the first answer.
 func (b *Backend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]httpapi.Holder, baseline.LookupInfo, error) {
 	ih := baseline.InfoHash(c)
 	type res struct {
@@ -359,17 +403,37 @@ func (b *Backend) Lookup(ctx context.Context, c cid.Cid, limit int) ([]httpapi.H
 		err   error
 	}
 	out := make(chan res, len(b.cfg.Servers))
-	for _, s := range b.cfg.Servers {
-		go func() {
-			p, err := b.request(ctx, s, ih, baseline.LookupPort, 1, limit, "")
-			out <- res{p, err}
-		}()
+	asked := len(b.cfg.Servers)
+	if b.cfg.LookupFailover {
+		asked = 1
+		var errs []error
+		for _, i := range mrand.Perm(len(b.cfg.Servers)) {
+			p, err := b.request(ctx, b.cfg.Servers[i], ih, baseline.LookupPort, 1, limit, "")
+			if err == nil {
+				out <- res{p, nil}
+				break
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if len(out) == 0 {
+			out <- res{nil, errors.Join(errs...)}
+		}
+	} else {
+		for _, s := range b.cfg.Servers {
+			go func() {
+				p, err := b.request(ctx, s, ih, baseline.LookupPort, 1, limit, "")
+				out <- res{p, err}
+			}()
+		}
 	}
 	var info baseline.LookupInfo
 	var errs []error
 	seen := map[string]bool{}
 	var holders []httpapi.Holder
-	for range b.cfg.Servers {
+	for range asked {
 		r := <-out
 		if r.err != nil {
 			errs = append(errs, r.err)
@@ -410,7 +474,11 @@ func (b *Backend) request(ctx context.Context, s baseline.Server, ih [20]byte, p
 	if event != "" {
 		q += "&event=" + event
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.AnnounceURL()+"?"+q, nil)
+	u := s.AnnounceURL()
+	if port == baseline.LookupPort {
+		u = s.LookupURL()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"?"+q, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +492,8 @@ func (b *Backend) request(ctx context.Context, s baseline.Server, ih [20]byte, p
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %d", s.AnnounceURL(), resp.StatusCode)
+		// The capped proxy says why (its queue full) in the body.
+		return nil, fmt.Errorf("%s: HTTP %d: %s", s.AnnounceURL(), resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 200)])))
 	}
 	v, err := bencode.Decode(body)
 	if err != nil {

@@ -125,6 +125,15 @@ func TestClientAgainstFakeTrackers(t *testing.T) {
 			t.Error("a looker is reported as a holder")
 		}
 	}
+	// Failover (BEP 12): one tracker at a time, past the dead one, the
+	// first answer only.
+	fo := newClient(t, "127.0.0.25", &baseline.Config{Design: baseline.DesignServer, Servers: []baseline.Server{dead, t2.url}, Whitelist: "unused", LookupFailover: true})
+	for range 4 { // both orders
+		hs, info, err := fo.Lookup(ctx, obj, 50)
+		if err != nil || info.Trackers != 1 || len(hs) != 2 {
+			t.Fatalf("failover lookup: %v, trackers %d, holders %d", err, info.Trackers, len(hs))
+		}
+	}
 	// Every tracker down: an error.
 	none := newClient(t, "127.0.0.24", &baseline.Config{Design: baseline.DesignServer, Servers: []baseline.Server{dead}, Whitelist: "unused"})
 	if _, _, err := none.Lookup(ctx, obj, 50); err == nil {

@@ -1,0 +1,85 @@
+package sweep
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The model behind the load figure: the fixed-n servers saturate as N
+// grows while the overlay's supernode count follows the load and keeps
+// its success; the plan and its scenarios are valid.
+func TestLoadPlanModel(t *testing.T) {
+	pl := DefaultLoadPlan()
+	if err := pl.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range pl.Peers {
+		for _, d := range pl.Designs {
+			if _, err := pl.scenarioFor(n, d); err != nil {
+				t.Fatalf("N=%d %s: %v", n, d, err)
+			}
+		}
+	}
+	first, last := float64(pl.Peers[0]), float64(pl.Peers[len(pl.Peers)-1])
+	s0, _ := pl.Model(Server, first, 0)
+	s1, _ := pl.Model(Server, last, 0)
+	o1, _ := pl.Model(Overlay, last, 0)
+	if !(s0.Reliability > 0.99 && s1.Reliability < 0.99) {
+		t.Fatalf("server model %v → %v: want ≥ 0.99 falling below", s0.Reliability, s1.Reliability)
+	}
+	if o1.Reliability < 0.999 {
+		t.Fatalf("overlay model at N=%g: %v < 0.999", last, o1.Reliability)
+	}
+	if !(pl.ModelTrackers(last) > pl.ModelTrackers(first)) {
+		t.Fatalf("S(N) does not grow: %v → %v", pl.ModelTrackers(first), pl.ModelTrackers(last))
+	}
+	bad := pl
+	bad.Peers = []int{2}
+	if bad.Validate() == nil {
+		t.Fatal("N = 2 accepted")
+	}
+}
+
+// The outputs render from pooled runs (figure, json, markdown with the
+// claim line).
+func TestLoadOutputs(t *testing.T) {
+	pl := DefaultLoadPlan()
+	var runs []*LoadRun
+	for _, n := range pl.Peers {
+		for _, d := range pl.Designs {
+			r := &LoadRun{Design: d, Peers: n, Held: 1000, HeldSucceeded: 1000, Outcomes: map[string]int{"success": 1000},
+				TrackersMean: 2, RhoMean: 0.3}
+			if d == Server && n >= 24 {
+				r.HeldSucceeded, r.Outcomes = 800, map[string]int{"success": 800, "timeout": 200}
+			}
+			if d == Overlay {
+				r.TrackersMean = pl.ModelTrackers(float64(n))
+			}
+			runs = append(runs, r)
+		}
+	}
+	pts, err := loadPoints(pl, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if d := os.Getenv("LOAD_FIG_DIR"); d != "" {
+		dir = d
+	}
+	rep := &LoadReport{Plan: pl, Runs: runs, Points: pts, Command: "test"}
+	o := LoadOptions{Plan: pl, Figures: dir, Markdown: filepath.Join(dir, "load.md")}
+	if err := writeLoadOutputs(o, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{LoadJSON, LoadFigure, "load.md"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "load.md"))
+	if !strings.Contains(string(md), "falls below 0.99: **true**") || !strings.Contains(string(md), "stays ≥ 0.999 at every N: **true**") {
+		t.Fatalf("claim line missing:\n%s", md)
+	}
+}
