@@ -27,14 +27,16 @@
 //     replicated r times, r = supernode.DefaultConfig().ReplicationFactor)
 //     for 1-CID announces and 64-CID batches from W closed-loop workers,
 //     against opentracker HTTP announces per second from W workers.
-//   - P4: idle CPU (ms per s, /proc/PID/stat utime+stime) and RSS
+//   - P4: idle CPU (ms per s, /proc/PID/stat utime+stime, and at ns
+//     resolution from /proc/PID/task/*/schedstat) and RSS
 //     (/proc/PID/status VmRSS) of a leaf process (bin/supertracker leaf)
 //     against one flat kad-dht server process, same N.
 //   - P5: bytes per stored record on one supernode: Go heap (after GC) and
 //     on disk (its leveldb datastore, compacted), at 10k, 100k and 1M
 //     records, against stock kad-dht's provider store on the same
 //     datastore kind and opentracker's RSS per torrent-peer.
-//   - growth: lookup p50 and registrations per second at S = 5, 20, 50.
+//   - growth: lookup p50 and registrations per second at S = 5, 20, 50,
+//     against opentracker (S-independent, so the ratios show the growth).
 //
 // Everything specific to the overlay (its configuration, how its nodes
 // start, announce and look up, how a record is stored) is in overlay.go;

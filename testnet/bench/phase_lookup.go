@@ -26,6 +26,10 @@ const (
 // lookupTimeout bounds one lookup on every side.
 const lookupTimeout = 10 * time.Second
 
+// warmups: lookups per side before the first round, not measured (first
+// streams, connections, caches).
+const warmups = 10
+
 // lookupNet is the state P1, P2 and P4 share at one N: the overlay, the flat
 // DHT, opentracker and the two measured processes, all up for every round.
 type lookupNet struct {
@@ -73,12 +77,13 @@ func (b *run) lookupPhase(ctx context.Context, n int) (err error) {
 	}
 	for k, c := range ln.objects {
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := ln.o.announceGo(actx, ln.oHolders[k%len(ln.oHolders)], []cid.Cid{c})
+		_, _, err := ln.o.announceGo(actx, ln.oHolders[k%len(ln.oHolders)], []cid.Cid{c})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("overlay: announcing object %d: %w", k, err)
 		}
 	}
+	b.logf("N=%d: overlay up; starting the leaf process", n)
 	if ln.leafProc, err = b.startLeafProcess(ctx, dir, ln.o); err != nil {
 		return fmt.Errorf("leaf process: %w", err)
 	}
@@ -104,6 +109,7 @@ func (b *run) lookupPhase(ctx context.Context, n int) (err error) {
 			return fmt.Errorf("flat kad-dht: providing object %d: %w", k, err)
 		}
 	}
+	b.logf("N=%d: flat kad-dht up; starting its server process", n)
 	if ln.flatProc, err = b.startFlatProcess(ctx, dir, ln.f); err != nil {
 		return fmt.Errorf("flat kad-dht process: %w", err)
 	}
@@ -122,6 +128,7 @@ func (b *run) lookupPhase(ctx context.Context, n int) (err error) {
 		}
 	}
 
+	b.p1Round(ctx, ln, -1) // warm-up, not recorded
 	b.logf("N=%d: all up (%d open file descriptors)", n, openFDs())
 	if err := sleepCtx(ctx, secs(cfg.IdleSettleS)); err != nil {
 		return err
@@ -186,26 +193,35 @@ func timeLookups(ctx context.Context, count int, seed uint64, lookers []int, obj
 	return l
 }
 
+// p1Round measures one round of P1; round -1 is a warm-up of a few
+// lookups per variant and side that records nothing.
 func (b *run) p1Round(ctx context.Context, ln *lookupNet, r int) {
 	cfg := b.cfg
-	seed := uint64(ln.n*1000 + r)
+	count := cfg.Lookups
+	if r < 0 {
+		count = warmups
+	}
+	seed := uint64(ln.n*1000 + r + 1)
 	httpLookup := func(limit int) lookupOp {
 		return func(ctx context.Context, l int, c cid.Cid) bool {
 			n, err := ln.o.lookupHTTP(ctx, l, c, limit)
 			return err == nil && n > 0
 		}
 	}
-	ours := timeLookups(ctx, cfg.Lookups, seed, ln.oLookers, ln.objects, httpLookup(0))
-	oursOne := timeLookups(ctx, cfg.Lookups, seed, ln.oLookers, ln.objects, httpLookup(1))
-	oursGo := timeLookups(ctx, cfg.Lookups, seed, ln.oLookers, ln.objects, func(ctx context.Context, l int, c cid.Cid) bool {
+	ours := timeLookups(ctx, count, seed, ln.oLookers, ln.objects, httpLookup(0))
+	oursOne := timeLookups(ctx, count, seed, ln.oLookers, ln.objects, httpLookup(1))
+	oursGo := timeLookups(ctx, count, seed, ln.oLookers, ln.objects, func(ctx context.Context, l int, c cid.Cid) bool {
 		n, err := ln.o.lookupGo(ctx, l, c, 0)
 		return err == nil && n > 0
 	})
-	flat := timeLookups(ctx, cfg.Lookups, seed, ln.fLookers, ln.objects, ln.f.findFirst)
-	ot := timeLookups(ctx, cfg.Lookups, seed, []int{0}, ln.objects, func(ctx context.Context, _ int, c cid.Cid) bool {
+	flat := timeLookups(ctx, count, seed, ln.fLookers, ln.objects, ln.f.findFirst)
+	ot := timeLookups(ctx, count, seed, []int{0}, ln.objects, func(ctx context.Context, _ int, c cid.Cid) bool {
 		peers, err := ln.t.announce(ctx, objectHash(c), "127.0.0.1", 6882, 1, 50, "")
 		return err == nil && peers > 0
 	})
+	if r < 0 {
+		return
+	}
 	for _, v := range []struct {
 		variant string
 		l       latencies
@@ -300,22 +316,26 @@ func (b *run) p2Round(ctx context.Context, ln *lookupNet, r int) {
 func (b *run) p4Round(ctx context.Context, ln *lookupNet) {
 	window := secs(b.cfg.IdleWindowS)
 	var (
-		oc, fc     float64
-		or, fr     int64
+		ou, fu     usage
 		oerr, ferr error
 		wg         sync.WaitGroup
 	)
-	wg.Go(func() { oc, or, oerr = idleUsage(ctx, ln.leafProc.pid(), window) })
-	wg.Go(func() { fc, fr, ferr = idleUsage(ctx, ln.flatProc.pid(), window) })
+	wg.Go(func() { ou, oerr = idleUsage(ctx, ln.leafProc.pid(), window) })
+	wg.Go(func() { fu, ferr = idleUsage(ctx, ln.flatProc.pid(), window) })
 	wg.Wait()
 	if oerr != nil || ferr != nil {
 		b.fail(fmt.Sprintf("P4 N=%d", ln.n), fmt.Errorf("leaf process: %v; flat process: %v", oerr, ferr))
 		return
 	}
-	variant := fmt.Sprintf("idle leaf process N=%d", ln.n)
-	b.rows.add(sample{id: "P4", variant: variant, metric: "idle CPU", baseline: baseFlatProcess, unit: "ms CPU/s", n: ln.n, samples: 1}, oc, fc, 0, 0)
-	b.rows.add(sample{id: "P4", variant: variant, metric: "RSS", baseline: baseFlatProcess, unit: "MB", n: ln.n, samples: 1},
-		float64(or)/(1<<20), float64(fr)/(1<<20), 0, 0)
+	s := sample{id: "P4", variant: fmt.Sprintf("idle leaf process N=%d", ln.n), baseline: baseFlatProcess, unit: "ms CPU/s", n: ln.n, samples: 1}
+	// utime+stime counts 10 ms ticks: a round where the baseline used
+	// none has no ratio (and is left out of this row).
+	s.metric = "idle CPU (/proc/PID/stat utime+stime)"
+	b.rows.add(s, ou.statMsPerS, fu.statMsPerS, 0, 0)
+	s.metric = "idle CPU (/proc/PID/task/*/schedstat, ns resolution)"
+	b.rows.add(s, ou.schedMsPerS, fu.schedMsPerS, 0, 0)
+	s.metric, s.unit = "RSS", "MB"
+	b.rows.add(s, float64(ou.rss)/(1<<20), float64(fu.rss)/(1<<20), 0, 0)
 }
 
 // startLeafProcess starts bin/supertracker leaf attached to four
@@ -351,7 +371,7 @@ func (b *run) startLeafProcess(ctx context.Context, dir string, o *overlayNet) (
 
 // startFlatProcess starts one flat kad-dht server process bootstrapped
 // through four in-process servers and waits until its routing table holds
-// min(N-1, 20) peers.
+// min(N-1, 10) peers (it fills further with its own refreshes).
 func (b *run) startFlatProcess(ctx context.Context, dir string, f *flatNet) (*child, error) {
 	pdir := filepath.Join(dir, "flatproc")
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
@@ -374,7 +394,7 @@ func (b *run) startFlatProcess(ctx context.Context, dir string, f *flatNet) (*ch
 	if err != nil {
 		return nil, err
 	}
-	want := min(len(f.hosts), 20)
+	want := min(len(f.hosts), 10)
 	err = waitUntil(ctx, 60*time.Second, "the flat kad-dht process's routing table", func() bool {
 		return !c.exited() && flatProcessReady(ctx, api, want)
 	})

@@ -138,29 +138,66 @@ func rssBytes(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }
 
-// idleUsage measures pid over window: CPU in ms per second of wall time,
-// and RSS at the end.
-func idleUsage(ctx context.Context, pid int, window time.Duration) (cpuMsPerS float64, rss int64, err error) {
-	c0, err := cpuTime(pid)
+// schedTime is the CPU time of pid's threads in ns from
+// /proc/PID/task/*/schedstat (first field: time spent on a CPU). Unlike
+// utime+stime (10 ms ticks) it resolves an idle process's few ms per
+// second over a short window; threads that exited are not counted.
+func schedTime(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/task/%s/schedstat: %w", pid, t.Name(), err)
+		}
+		total += ns
+	}
+	return time.Duration(total), nil
+}
+
+// usage is what idleUsage measured.
+type usage struct {
+	statMsPerS  float64 // utime+stime from /proc/PID/stat, ms per s
+	schedMsPerS float64 // from /proc/PID/task/*/schedstat, ms per s
+	rss         int64   // VmRSS at the end, bytes
+}
+
+// idleUsage measures pid over window: CPU in ms per second of wall time
+// (two ways) and RSS at the end.
+func idleUsage(ctx context.Context, pid int, window time.Duration) (usage, error) {
+	c0, err1 := cpuTime(pid)
+	s0, err2 := schedTime(pid)
+	if err := errors.Join(err1, err2); err != nil {
+		return usage{}, err
 	}
 	t0 := time.Now()
 	select {
 	case <-time.After(window): // the measurement window itself
 	case <-ctx.Done():
-		return 0, 0, ctx.Err()
+		return usage{}, ctx.Err()
 	}
-	c1, err := cpuTime(pid)
+	c1, err1 := cpuTime(pid)
+	s1, err2 := schedTime(pid)
+	if err := errors.Join(err1, err2); err != nil {
+		return usage{}, err
+	}
+	wall := time.Since(t0).Seconds()
+	rss, err := rssBytes(pid)
 	if err != nil {
-		return 0, 0, err
+		return usage{}, err
 	}
-	wall := time.Since(t0)
-	rss, err = rssBytes(pid)
-	if err != nil {
-		return 0, 0, err
-	}
-	return ms(c1-c0) / wall.Seconds(), rss, nil
+	return usage{statMsPerS: ms(c1-c0) / wall, schedMsPerS: ms(s1-s0) / wall, rss: rss}, nil
 }
 
 // loadAvg1 is the 1-minute load average.
