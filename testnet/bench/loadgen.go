@@ -31,6 +31,9 @@ type LoadResult struct {
 	Announces int           // announces that returned successfully
 	Failures  int           // announces that failed
 	Elapsed   time.Duration // start to the last announce's return
+	// ReplicaSum: supernodes that stored each announce, summed over the
+	// announces (Replicas/Announces is the mean).
+	ReplicaSum int
 }
 
 // RecordsPerSecond is Records / Elapsed.
@@ -77,20 +80,21 @@ func (g *leafLoad) Run(ctx context.Context, batch int, d time.Duration) (LoadRes
 	)
 	for w, l := range g.leaves {
 		wg.Go(func() {
-			var records, announces, failures int
+			var records, announces, failures, replicas int
 			for seq := 0; time.Now().Before(stop) && ctx.Err() == nil; seq++ {
 				cids := make([]cid.Cid, batch)
 				for i := range cids {
 					cids[i] = benchCID(fmt.Sprintf("load/%d/%d/%d", gen, w, seq), i)
 				}
 				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				n, err := g.o.announceGo(actx, l, cids)
+				n, r, err := g.o.announceGo(actx, l, cids)
 				cancel()
 				if err != nil {
 					failures++
 					continue
 				}
 				records += n
+				replicas += r
 				announces++
 			}
 			now := time.Now()
@@ -98,6 +102,7 @@ func (g *leafLoad) Run(ctx context.Context, batch int, d time.Duration) (LoadRes
 			res.Records += records
 			res.Announces += announces
 			res.Failures += failures
+			res.ReplicaSum += replicas
 			if now.After(last) {
 				last = now
 			}

@@ -244,10 +244,20 @@ func (o *overlayNet) announceHTTP(ctx context.Context, l int, cids []cid.Cid) er
 }
 
 // announceGo announces cids through leaf l's Go API and returns how many the
-// overlay accepted.
-func (o *overlayNet) announceGo(ctx context.Context, l int, cids []cid.Cid) (int, error) {
+// overlay accepted and on how many supernodes (the fewest of any batch).
+func (o *overlayNet) announceGo(ctx context.Context, l int, cids []cid.Cid) (accepted, replicas int, err error) {
 	r, err := o.leaves[l].Announce(ctx, cids)
-	return r.Accepted, err
+	return r.Accepted, r.Replicas, err
+}
+
+// storedRecords is the sum of the records every supernode reports storing
+// (each record counts once per copy).
+func (o *overlayNet) storedRecords() int {
+	total := 0
+	for _, sn := range o.sns {
+		total += sn.Stats().Records
+	}
+	return total
 }
 
 // lookupHTTP looks c up through leaf l's HTTP API (limit 0: no limit
