@@ -83,9 +83,13 @@ func (b *run) growthPhase(ctx context.Context, s int) (err error) {
 		peers, err := t.announce(ctx, objectHash(c), "127.0.0.1", 6882, 1, 50, "")
 		return err == nil && peers > 0
 	}
-	// Warm-up, not measured: first streams and connections.
+	// Warm-up, not measured: first streams, connections, walks.
 	timeLookups(ctx, warmups, 1, lookers, objects, oursLookup)
 	timeLookups(ctx, warmups, 1, []int{0}, objects, trackerLookup)
+	if _, err := load.Run(ctx, 1, min(secs(cfg.LoadS), time.Second)); err != nil {
+		return fmt.Errorf("load warm-up: %w", err)
+	}
+	b.trackerLoad(ctx, t, cfg.Workers, min(secs(cfg.LoadS), time.Second), -1)
 	b.logf("S=%d: all up (%d open file descriptors)", s, openFDs())
 
 	dur := secs(cfg.LoadS)
@@ -168,7 +172,7 @@ func (b *run) trackerLoad(ctx context.Context, t *tracker, workers int, d time.D
 			for k := 0; time.Now().Before(stop) && ctx.Err() == nil; k++ {
 				// A new peer every time: the port walks 1..65535 per
 				// torrent, and each round starts on a new port block.
-				seq := round*1_000_000 + k
+				seq := (round+1)*1_000_000 + k // round -1: the warm-up
 				port := 1 + (seq/trackerLoadTorrents)%65535
 				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				_, err := t.announce(actx, torrentHash("load", seq%trackerLoadTorrents), ip, port, 0, 0, "")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -40,7 +41,7 @@ func plotRatios(rep *Report, path string) error {
 		if isThroughput(r) {
 			mark = " ↑"
 		}
-		labels = append(labels, fmt.Sprintf("%s %s · %s vs %s%s", r.ID, r.Variant, shortMetric(r.Metric), shortBaseline(r.Baseline), mark))
+		labels = append(labels, fmt.Sprintf("%s %s · %s vs %s%s", r.ID, r.Variant, cut(shortMetric(r.Metric)), cut(r.Baseline), mark))
 	}
 	rev := make([]string, n)
 	for i, l := range labels {
@@ -69,7 +70,7 @@ func plotRatios(rep *Report, path string) error {
 	p.Add(line, plotter.NewGrid())
 	p.X.Min, p.X.Max = lo/1.5, hi*1.5
 	height := vg.Length(max(n, 4))*vg.Points(14) + vg.Points(80)
-	return p.Save(28*vg.Centimeter, height, path)
+	return p.Save(32*vg.Centimeter, height, path)
 }
 
 func isThroughput(r Row) bool {
@@ -83,9 +84,10 @@ func shortMetric(m string) string {
 	return m
 }
 
-func shortBaseline(b string) string {
-	if len(b) > 40 {
-		return b[:40] + "…"
+// cut drops a parenthesised or comma-separated tail (the table has it).
+func cut(s string) string {
+	if i := strings.IndexAny(s, "(,"); i > 0 {
+		return strings.TrimSpace(s[:i])
 	}
-	return b
+	return s
 }

@@ -128,6 +128,14 @@ func (c *collector) finish() []Row {
 		}
 		out = append(out, r)
 	}
+	// Rows by id in RequiredIDs' order, each id's rows in measurement order.
+	rank := func(id string) int {
+		if i := slices.Index(RequiredIDs, id); i >= 0 {
+			return i
+		}
+		return len(RequiredIDs)
+	}
+	slices.SortStableFunc(out, func(a, b Row) int { return rank(a.ID) - rank(b.ID) })
 	return out
 }
 

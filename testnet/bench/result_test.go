@@ -3,6 +3,9 @@ package bench
 import (
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -113,5 +116,50 @@ func TestConfigsValidate(t *testing.T) {
 	bad.Ns = []int{500}
 	if bad.Validate() == nil {
 		t.Error("N = 500 accepted (file descriptors)")
+	}
+}
+
+// TestWriteReport: a report becomes bench.json (which reads back and
+// validates), bench.md with one table line per row, a PNG plot and the
+// performance page with the machine, load average and min–max.
+func TestWriteReport(t *testing.T) {
+	rep := validReport()
+	rep.Rows[2].Metric = "records/s" + HigherIsBetter
+	rep.Machine.LoadAvg = []float64{0.5, 1.5, 1.0}
+	rep.Config = QuickConfig()
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "docs", "performance.md")
+	if err := writeReport(rep, Options{Out: dir, Docs: docs}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadReport(filepath.Join(dir, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "bench.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(md), "\n| "); lines != len(rep.Rows)+1 { // header + rows
+		t.Errorf("bench.md has %d table lines, want %d:\n%s", lines, len(rep.Rows)+1, md)
+	}
+	if !strings.Contains(string(md), "*(higher is better)*") {
+		t.Error("bench.md does not mark the throughput row")
+	}
+	png, err := os.ReadFile(filepath.Join(dir, "bench.png"))
+	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
+		t.Errorf("bench.png: %v (%d bytes)", err, len(png))
+	}
+	page, err := os.ReadFile(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**Commit:** `abc`", "min 0.50, median 1.00, max 1.50", "| 1.500–3.000 |", "**Machine:** 2 CPUs"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("performance page lacks %q:\n%s", want, page)
+		}
 	}
 }
