@@ -4,7 +4,7 @@ BIN     := bin/supertracker
 OUT     ?= testnet-out
 PREFIX  ?= /usr/local
 
-.PHONY: build test testnet attack fuzz figures load-figures scale install clean proto
+.PHONY: build test testnet attack fuzz figures load-figures scale bench install clean proto
 
 build:
 	$(GO) build -o $(BIN) ./cmd/supertracker
@@ -46,7 +46,7 @@ install: build
 	install -D -m 0644 deploy/supertracker.service $(DESTDIR)/lib/systemd/system/supertracker.service
 
 clean:
-	rm -rf bin $(OUT)
+	rm -rf bin $(OUT) $(BENCH_OUT)
 
 # The paper's reliability model against real runs (Figs. 2–4: success vs
 # load, churn, replication) for the overlay and two baselines on the same
@@ -82,3 +82,14 @@ load-figures: build
 SCALE_FLAGS ?=
 scale:
 	$(GO) run ./testnet/scale/cmd/scale --out scale-out $(SCALE_FLAGS)
+
+# The overlay side by side with a flat stock kad-dht and opentracker on the
+# same workload (testnet/bench): lookup latency (P1), announce-to-findable
+# (P2), registrations/s of one supernode (P3), idle leaf process (P4),
+# bytes per record (P5) and growth with the supernode count, in 3
+# interleaved rounds. Writes $(BENCH_OUT)/bench.json, bench.md, bench.png;
+# the full run (~15 min on 2 cores) also docs/performance.md. QUICK=1: ~3 min.
+BENCH_OUT ?= bench-out
+bench: build
+	$(GO) build -o bin/supertracker-bench ./testnet/bench/cmd/bench
+	./bin/supertracker-bench --binary $(BIN) --out $(BENCH_OUT) $(if $(QUICK),--quick,--docs docs/performance.md)

@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/supertracker/supertracker/testnet/baseline/helper"
+)
+
+// Main is the bench command (`make bench`): flags, then Run. The same
+// binary is the flat-DHT baseline helper when its first argument is
+// helper.Subcommand (cmd/bench handles that before calling Main).
+func Main(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "the short run (≤ 3 min): fewer samples, P5 up to 100k records")
+	smoke := fs.Bool("smoke", false, "a few seconds on tiny networks (checks the machinery; numbers mean nothing)")
+	bin := fs.String("binary", "bin/supertracker", "the overlay binary (P4's leaf process)")
+	ot := fs.String("opentracker", "opentracker", "the opentracker binary (Debian package opentracker)")
+	out := fs.String("out", "bench-out", "output directory: bench.json, bench.md, bench.png")
+	docs := fs.String("docs", "", "also write this Markdown page (make bench: docs/performance.md, full runs only)")
+	rounds := fs.Int("rounds", 0, "interleaved rounds (default 3)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: bench [--quick|--smoke] [--binary bin/supertracker] [--out bench-out] [--docs docs/performance.md]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := FullConfig()
+	switch {
+	case *quick && *smoke:
+		fmt.Fprintln(stderr, "bench: --quick and --smoke exclude each other")
+		return 2
+	case *quick:
+		cfg = QuickConfig()
+	case *smoke:
+		cfg = SmokeConfig()
+	}
+	if *rounds > 0 {
+		cfg.Rounds = *rounds
+	}
+	if *docs != "" && cfg.Mode != "full" {
+		fmt.Fprintf(stderr, "bench: --docs is for full runs only; %s run writes %s only\n", cfg.Mode, *out)
+		*docs = ""
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	rep, err := Run(ctx, Options{
+		Config:      cfg,
+		Binary:      *bin,
+		Helper:      func(a ...string) *exec.Cmd { return exec.Command(exe, append([]string{helper.Subcommand}, a...)...) },
+		Opentracker: *ot,
+		Out:         *out,
+		Docs:        *docs,
+		Progress:    stderr,
+	})
+	if rep != nil {
+		fmt.Fprint(stdout, markdownTable(rep))
+		fmt.Fprintf(stdout, "\nwall time %s; %s/bench.json, bench.md, bench.png", fmtWall(rep.WallSeconds), *out)
+		if *docs != "" {
+			fmt.Fprintf(stdout, ", %s", *docs)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
