@@ -69,8 +69,9 @@ func (a *Agent) heartbeats(s *session) {
 		if err := a.heartbeat(s); err != nil {
 			switch faultOf(err) {
 			case faultSupernode:
-				a.lost(s, err)
-				return
+				if a.lost(s, err) {
+					return
+				}
 			case faultCaller:
 				return // the agent is closing
 			}
@@ -132,9 +133,19 @@ func (a *Agent) charge(s *session, err error) {
 }
 
 // lost drops a supernode that failed: the primary (a new one is elected at
-// once) or a backup. It backs off for ten heartbeat intervals.
-func (a *Agent) lost(s *session, why error) {
+// once) or a backup. It backs off for ten heartbeat intervals. A primary
+// that only timed out is kept while no backup is attached.
+func (a *Agent) lost(s *session, why error) (dropped bool) {
 	a.mu.Lock()
+	if a.primary == s && len(a.backups) == 0 && errors.Is(why, ErrTimeout) {
+		// The only supernode attached is slow (overloaded, flooded), not
+		// gone: a slow one serves, none does not. It is kept until a
+		// backup attaches (fillBackups keeps looking); a reset or a
+		// closed connection still drops it.
+		a.mu.Unlock()
+		a.cfg.Logger.Debug("only supernode slow; kept", "peer", s.info.ID, "err", why)
+		return false
+	}
 	wasPrimary := a.primary == s
 	wasBackup := slices.Contains(a.backups, s)
 	if wasPrimary {
@@ -157,6 +168,7 @@ func (a *Agent) lost(s *session, why error) {
 	case wasBackup:
 		a.cfg.Logger.Debug("lost backup supernode", "peer", s.info.ID, "err", why)
 	}
+	return true
 }
 
 // electPrimary promotes the lowest-RTT backup that answers, or else attaches
