@@ -97,7 +97,10 @@ func startHost(opts []libp2p.Option, listen []ma.Multiaddr) (host.Host, error) {
 			return nil, err
 		}
 	}
-	h, err := libp2p.New(append(opts, libp2p.NoListenAddrs)...)
+	// NoListenAddrs alone would also switch the circuit relay transport
+	// off (libp2p's default for a host that listens nowhere); a leaf
+	// behind a NAT is dialled, and dials others, through relays.
+	h, err := libp2p.New(append(opts, libp2p.EnableRelay(), libp2p.NoListenAddrs)...)
 	if err != nil {
 		return nil, fmt.Errorf("starting libp2p host: %w", err)
 	}

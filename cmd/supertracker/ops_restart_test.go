@@ -117,7 +117,11 @@ func TestRestartKeepsRecords(t *testing.T) {
 	after := recordCounts(t, sns)
 	t.Logf("records per supernode: before %v (total %d), after the restart %v (total %d); %d objects",
 		before, sum(before), after, sum(after), len(objects))
-	if sum(after) != sum(before) || sum(before) < len(objects)*2 {
+	// None lost. More is allowed: the supernodes stop one after another
+	// within the SIGTERM window, and those still up repair the copies of
+	// those already gone onto each other (they cannot tell a stop from a
+	// crash); every copy survives the restart.
+	if sum(after) < sum(before) || sum(before) < len(objects)*2 {
 		t.Fatalf("records before %v, after %v", before, after)
 	}
 	checkFound(t, "after the restart (our lookup)", sns, objects)

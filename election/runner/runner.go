@@ -94,7 +94,10 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 		}
 		_ = r.m.Step(election.RoleChanged{Role: election.RoleSupernode, At: time.Now()})
 	}
-	r.status = r.m.Status()
+	st := r.m.Status()
+	r.mu.Lock() // the probe server already answers (candidacies reads it)
+	r.status = st
+	r.mu.Unlock()
 	r.wg.Add(1)
 	go r.loop()
 	return r, nil

@@ -31,8 +31,16 @@ func plotRatios(rep *Report, path string) error {
 	var pts errPoints
 	var labels []string
 	lo, hi := 1.0, 1.0
-	n := len(rep.Rows)
-	for i, r := range rep.Rows {
+	// A log axis has no place for a ratio ≤ 0 (a baseline or ours that
+	// measured nothing in a short run): such rows stay in the table only.
+	var rows []Row
+	for _, r := range rep.Rows {
+		if r.Ratio > 0 && r.RatioMin > 0 && r.RatioMax > 0 {
+			rows = append(rows, r)
+		}
+	}
+	n := len(rows)
+	for i, r := range rows {
 		y := float64(n - 1 - i) // first row at the top
 		pts.XYs = append(pts.XYs, plotter.XY{X: r.Ratio, Y: y})
 		pts.XErrors = append(pts.XErrors, struct{ Low, High float64 }{r.Ratio - r.RatioMin, r.RatioMax - r.Ratio})
