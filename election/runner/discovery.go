@@ -21,7 +21,8 @@ import (
 //   - the peers a node met are its discovery sources: the supernodes its
 //     agent knows and the peers it saw (Agent.Seen), every peer connected
 //     to its host (a node nobody was told about still gets dialled by the
-//     ones that were told about it), and the candidates it heard of;
+//     ones that were told about it), the candidates it heard of, and last
+//     any other peer its peerstore has addresses for;
 //   - it asks a sample of them, by load probe, for their load (a supernode
 //     answers with one), the supernodes they know (X-Try-Ultrapeers) and
 //     the pending promotions they know of (candidacies: their own, and the
@@ -67,6 +68,15 @@ func (r *Runner) met() []peer.AddrInfo {
 		add(ai)
 	}
 	for _, p := range r.host.Network().Peers() {
+		add(r.host.Peerstore().PeerInfo(p))
+	}
+	// Last, every peer with addresses in the peerstore: a leaf that lost
+	// every supernode and whose peers met are gone too is otherwise left
+	// with nobody to ask (seen once: a capped leaf with no primary for
+	// 2.5 min while two new supernodes served everyone else).
+	ps := r.host.Peerstore().PeersWithAddrs()
+	rand.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+	for _, p := range ps {
 		add(r.host.Peerstore().PeerInfo(p))
 	}
 	return out
