@@ -15,7 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // Sentinel errors.
@@ -90,7 +90,7 @@ func New(h host.Host, opts ...Option) (*Agent, error) {
 		return nil, err
 	}
 	if cfg.Meter == nil {
-		cfg.Meter = &protocol.Meter{}
+		cfg.Meter = &traffic.Meter{}
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()

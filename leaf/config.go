@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error.
@@ -62,7 +63,7 @@ type Config struct {
 	Limits protocol.Limits
 	// Meter, if set, counts the agent's traffic (shared with the rest of the
 	// node so counts survive role changes).
-	Meter *protocol.Meter
+	Meter *traffic.Meter
 	// Logger receives structured logs.
 	Logger *slog.Logger
 	// Clock drives every timer, ticker and timestamp of the agent (nil:

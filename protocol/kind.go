@@ -2,6 +2,11 @@ package protocol
 
 import "github.com/supertracker/supertracker/protocol/pb"
 
+// RequestKind names a leaf request (a *pb.Request or its body) for
+// metering and metrics: "lookup", "announce", "heartbeat", "attach",
+// "supernodes", "detach" or "other".
+func RequestKind(req any) string { return requestKind(req) }
+
 func requestKind(body any) string {
 	switch b := body.(type) {
 	case *pb.Request:

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error.
@@ -98,7 +99,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Meter, if set, counts the supernode's traffic (shared with the rest
 	// of the node so counts survive role changes).
-	Meter *protocol.Meter
+	Meter *traffic.Meter
 	// UploadLimit, if set, throttles what the supernode sends on our
 	// protocols (--bandwidth-limit); shared with the node's probes.
 	UploadLimit *rate.Limiter

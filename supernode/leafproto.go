@@ -13,6 +13,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 const writeTimeout = 10 * time.Second
@@ -60,7 +61,7 @@ func (n *Node) handleLeafStream(s network.Stream) {
 
 func (n *Node) writeResponse(s network.Stream, resp *pb.Response) error {
 	_ = s.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return protocol.WriteMsg(protocol.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: n.ctx}, resp)
+	return protocol.WriteMsg(traffic.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: n.ctx}, resp)
 }
 
 // serveFrame decodes one request and answers it; it never panics on input.

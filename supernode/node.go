@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 	"github.com/supertracker/supertracker/supernode/membership"
 	"github.com/supertracker/supertracker/supernode/recordstore"
 )
@@ -105,7 +106,7 @@ func New(h host.Host, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	if cfg.Meter == nil {
-		cfg.Meter = &protocol.Meter{}
+		cfg.Meter = &traffic.Meter{}
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
@@ -357,7 +358,7 @@ func (n *Node) Host() host.Host { return n.host }
 func (n *Node) DHT() *dht.IpfsDHT { return n.dht }
 
 // Traffic returns the supernode's traffic counts by kind.
-func (n *Node) Traffic() map[string]protocol.Counts { return n.cfg.Meter.Snapshot() }
+func (n *Node) Traffic() map[string]traffic.Counts { return n.cfg.Meter.Snapshot() }
 
 // RecordTTL is how long records live without a refresh.
 func (n *Node) RecordTTL() time.Duration { return n.cfg.RecordTTL }

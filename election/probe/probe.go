@@ -19,6 +19,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // ErrUnreachable: no dial-back address answered.
@@ -263,7 +264,7 @@ func MeasureUpload(ctx context.Context, h host.Host, p peer.ID, limits protocol.
 	req := &pb.ProbeRequest{Body: &pb.ProbeRequest_Bandwidth{Bandwidth: &pb.BandwidthProbe{
 		MaxBytes: uint32(maxBytes), DurationMs: uint32(d.Milliseconds())}}}
 	resp, err := call(ctx, h, p, limits, req, func(w io.Writer) error {
-		tw := protocol.ThrottledWriter{W: w, Lim: lim, Ctx: ctx}
+		tw := traffic.ThrottledWriter{W: w, Lim: lim, Ctx: ctx}
 		chunk := make([]byte, 16<<10)
 		end := time.Now().Add(d)
 		for sent := 0; sent < maxBytes && time.Now().Before(end); {

@@ -18,8 +18,8 @@ import (
 	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/election/probe"
 	"github.com/supertracker/supertracker/leaf"
-	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 	"github.com/supertracker/supertracker/supernode"
 )
 
@@ -59,7 +59,7 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	// One meter for the node: its counts survive role changes.
-	meter := &protocol.Meter{}
+	meter := &traffic.Meter{}
 	cfg.Leaf.Meter, cfg.Supernode.Meter = meter, meter
 	now := time.Now()
 	r := &Runner{cfg: cfg, host: h, results: make(chan func(), 16)}
