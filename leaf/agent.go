@@ -79,13 +79,10 @@ type Agent struct {
 // New starts a leaf agent on h. It restores the announced set from the
 // data dir and starts attaching in the background; it does not wait for a
 // supernode (see WaitAttached).
-func New(h host.Host, opts ...Option) (*Agent, error) {
-	cfg := DefaultConfig()
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
+//
+// cfg starts from DefaultConfig or LocalConfig; an invalid cfg is refused
+// with ErrInvalidConfig.
+func New(h host.Host, cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -204,7 +204,7 @@ func TestAnnounceWithoutSupernodeFailsFast(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := New(h, WithConfig(cfg))
+		a, err := New(h, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

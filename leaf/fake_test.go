@@ -334,7 +334,7 @@ func (w *world) start(cfg Config) *Agent {
 	if err := w.mn.LinkAll(); err != nil {
 		w.t.Fatal(err)
 	}
-	a, err := New(h, WithConfig(cfg))
+	a, err := New(h, cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -93,15 +93,10 @@ type Node struct {
 	closeOnce sync.Once
 }
 
-// New starts a supernode on h. Options are applied over DefaultConfig and
-// then validated; on error nothing is left running.
-func New(h host.Host, opts ...Option) (*Node, error) {
-	cfg := DefaultConfig()
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
+// New starts a supernode on h with cfg (start from DefaultConfig or
+// LocalConfig); an invalid cfg is refused with ErrInvalidConfig. On error
+// nothing is left running.
+func New(h host.Host, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
