@@ -2,7 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +11,12 @@ import (
 	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
+var electionAt = time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+
 // The election object is a typed value on both sides, and its JSON is the
 // machine's status with dht_peers beside its fields (not nested).
 func TestStatusCarriesTheElectionAsATypedValue(t *testing.T) {
-	at := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	at := electionAt
 	in := httpapi.Status{Role: httpapi.RoleSupernode, Election: &httpapi.ElectionStatus{
 		Status:   election.Status{Now: at, Role: election.RoleSupernode, Since: at, RoleChanges: 2, Score: 0.5, Eligible: true},
 		DHTPeers: []string{"12D3KooWA", "12D3KooWB"},
@@ -33,7 +35,7 @@ func TestStatusCarriesTheElectionAsATypedValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out.Election == nil || out.Election.Role != election.RoleSupernode || out.Election.RoleChanges != 2 ||
-		!reflect.DeepEqual(out.Election.DHTPeers, in.Election.DHTPeers) || !out.Election.Now.Equal(at) {
+		!slices.Equal(out.Election.DHTPeers, in.Election.DHTPeers) || !out.Election.Now.Equal(at) {
 		t.Fatalf("decoded election = %+v, want %+v", out.Election, in.Election)
 	}
 	var leaf httpapi.Status
