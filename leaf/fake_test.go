@@ -104,7 +104,7 @@ func (f *fakeSN) serve(s network.Stream) {
 				return
 			}
 		}
-		resp := f.answer(s.Conn().RemotePeer(), req, kind)
+		resp := f.answer(s.Conn().RemotePeer(), req.Request, kind)
 		resp.Id = req.Id
 		f.mu.Lock()
 		f.answered[kind]++ // before the write: the leaf may act on it at once
