@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/supertracker/supertracker/protocol/pb"
@@ -45,8 +46,19 @@ func (l Limits) DecodeProbeRequest(b []byte) (*pb.ProbeRequest, error) {
 	return &m, nil
 }
 
-// DecodeProbeResponse decodes and validates a probe response.
-func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
+// ProbeResponse is a probe answer as DecodeProbeResponse parsed it: the
+// message, within limits, and the peers it names as typed values.
+type ProbeResponse struct {
+	*pb.ProbeResponse
+	// KnownSupernodes: the supernodes the responder knows (Supernodes).
+	KnownSupernodes []peer.AddrInfo
+	// Candidacies: the pending promotions it knows of (Candidates).
+	Candidacies []Candidacy
+}
+
+// DecodeProbeResponse decodes a probe response: status, sizes and ranges
+// within limits, its supernodes and candidacies parsed.
+func (l Limits) DecodeProbeResponse(b []byte) (*ProbeResponse, error) {
 	var m pb.ProbeResponse
 	if err := l.unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("probe response: %w", err)
@@ -69,13 +81,17 @@ func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
 	if len(m.Supernodes) > l.MaxSupernodeResults {
 		return nil, fmt.Errorf("%w: %d supernodes (max %d)", ErrOverLimit, len(m.Supernodes), l.MaxSupernodeResults)
 	}
+	r := &ProbeResponse{ProbeResponse: &m}
 	for i, p := range m.Supernodes {
-		if _, err := l.PeerFromPB(p); err != nil {
+		ai, err := l.PeerFromPB(p)
+		if err != nil {
 			return nil, fmt.Errorf("probe response: supernode %d: %w", i, err)
 		}
+		r.KnownSupernodes = append(r.KnownSupernodes, ai)
 	}
-	if err := l.validateCandidates(m.Candidates); err != nil {
+	var err error
+	if r.Candidacies, err = l.parseCandidates(m.Candidates); err != nil {
 		return nil, fmt.Errorf("probe response: %w", err)
 	}
-	return &m, nil
+	return r, nil
 }
