@@ -1,6 +1,7 @@
 package leaf
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -86,12 +87,8 @@ func New(h host.Host, cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Meter == nil {
-		cfg.Meter = &traffic.Meter{}
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
+	cfg.Meter = cmp.Or(cfg.Meter, &traffic.Meter{}) // nil: a meter of its own
+	cfg.Clock = cmp.Or(cfg.Clock, clock.New())      // nil: the wall clock
 	objects, err := loadObjects(cfg.DataDir)
 	if err != nil {
 		return nil, err

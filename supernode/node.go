@@ -1,6 +1,7 @@
 package supernode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,12 +101,8 @@ func New(h host.Host, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Meter == nil {
-		cfg.Meter = &traffic.Meter{}
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
+	cfg.Meter = cmp.Or(cfg.Meter, &traffic.Meter{}) // nil: a meter of its own
+	cfg.Clock = cmp.Or(cfg.Clock, clock.New())      // nil: the wall clock
 	n := &Node{
 		cfg:        cfg,
 		host:       h,
