@@ -418,6 +418,39 @@ func (w *world) byID(id peer.ID) *fakeSN {
 	return nil
 }
 
+// othersThan sums count over the world's supernodes other than x.
+func (w *world) othersThan(x *fakeSN, count func(*fakeSN) int) int {
+	n := 0
+	for _, f := range w.sns {
+		if f != x {
+			n += count(f)
+		}
+	}
+	return n
+}
+
+// startAlone starts an agent on the world's first supernode with no
+// backups (and edit, if set, applied to its config), and waits until it is
+// attached.
+func (w *world) startAlone(edit func(*Config)) (*Agent, *fakeSN) {
+	cfg := w.config(w.sns[0])
+	cfg.Backups = 0
+	if edit != nil {
+		edit(&cfg)
+	}
+	a := w.start(cfg)
+	w.attached(0)
+	return a, w.sns[0]
+}
+
+// oneStream limits an agent to one data stream per supernode.
+func oneStream(c *Config) { c.MaxStreams = 1 }
+
+// lookupAsync looks up the test CID named name in a goroutine.
+func lookupAsync(t testing.TB, a *Agent, name string) <-chan error {
+	return goAsync(func() error { _, err := a.Lookup(t.Context(), testCID(t, name), 0); return err })
+}
+
 // goAsync runs f in a goroutine and returns a channel with its error.
 func goAsync(f func() error) <-chan error {
 	ch := make(chan error, 1)
