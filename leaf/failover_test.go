@@ -109,12 +109,7 @@ func TestFailureCharging(t *testing.T) {
 	} {
 		t.Run(c.status.String(), func(t *testing.T) {
 			w := newWorld(t, 3, 1000)
-			a := w.start(w.config(w.sns...))
-			w.attached(2)
-			primary := w.byID(a.Primary())
-			for _, f := range w.sns {
-				f.holdEverything()
-			}
+			a, primary := w.startHoldingEverything()
 			primary.setStatus("lookup", c.status)
 			got, err := a.Lookup(t.Context(), testCID(t, "x"), 0)
 			if c.wantErr != nil {

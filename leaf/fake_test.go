@@ -443,6 +443,20 @@ func (w *world) startAlone(edit func(*Config)) (*Agent, *fakeSN) {
 	return a, w.sns[0]
 }
 
+// startHoldingEverything starts an agent on the world's three supernodes,
+// waits for its primary and two backups, then has every supernode answer
+// every lookup with itself (holdEverything); it returns the agent and its
+// primary.
+func (w *world) startHoldingEverything() (*Agent, *fakeSN) {
+	a := w.start(w.config(w.sns...))
+	w.attached(2)
+	primary := w.byID(a.Primary())
+	for _, f := range w.sns {
+		f.holdEverything()
+	}
+	return a, primary
+}
+
 // oneStream limits an agent to one data stream per supernode.
 func oneStream(c *Config) { c.MaxStreams = 1 }
 

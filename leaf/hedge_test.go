@@ -13,12 +13,7 @@ import (
 // still answers heartbeats, is kept.
 func TestHedgedLookup(t *testing.T) {
 	w := newWorld(t, 3, 1000)
-	a := w.start(w.config(w.sns...))
-	w.attached(2)
-	primary := w.byID(a.Primary())
-	for _, f := range w.sns {
-		f.holdEverything()
-	}
+	a, primary := w.startHoldingEverything()
 	// Warm up: fast answers teach the leaf the primary's latency.
 	for range 10 {
 		if _, err := a.Lookup(t.Context(), testCID(t, "warm"), 0); err != nil {
