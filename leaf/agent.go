@@ -1,6 +1,7 @@
 package leaf
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -15,7 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // Sentinel errors.
@@ -79,22 +80,15 @@ type Agent struct {
 // New starts a leaf agent on h. It restores the announced set from the
 // data dir and starts attaching in the background; it does not wait for a
 // supernode (see WaitAttached).
-func New(h host.Host, opts ...Option) (*Agent, error) {
-	cfg := DefaultConfig()
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
+//
+// cfg starts from DefaultConfig or LocalConfig; an invalid cfg is refused
+// with ErrInvalidConfig.
+func New(h host.Host, cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Meter == nil {
-		cfg.Meter = &protocol.Meter{}
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
+	cfg.Meter = cmp.Or(cfg.Meter, &traffic.Meter{}) // nil: a meter of its own
+	cfg.Clock = cmp.Or(cfg.Clock, clock.New())      // nil: the wall clock
 	objects, err := loadObjects(cfg.DataDir)
 	if err != nil {
 		return nil, err

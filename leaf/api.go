@@ -8,8 +8,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/httpapi"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // APIBackend serves the local HTTP API (package httpapi) from an Agent.
@@ -32,7 +32,7 @@ func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
 		Supernodes:    []string{},
 		Objects:       len(a.Objects()),
 		UptimeSeconds: a.clock.Since(b.Started).Seconds(),
-		Traffic:       protocol.TrafficStatus(a.Traffic(), b.Bandwidth),
+		Traffic:       traffic.Status(a.Traffic(), b.Bandwidth),
 	}
 	s.Relay = relayStatus(a.Relay())
 	for _, sn := range a.Supernodes() {

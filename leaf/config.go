@@ -10,12 +10,16 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error.
 var ErrInvalidConfig = errors.New("leaf: invalid config")
 
-// Config is a leaf agent's configuration.
+// Config is a leaf agent's configuration. Start from a preset
+// (DefaultConfig, LocalConfig; runner.Preset looks them up by name), change
+// fields, and pass
+// it to New, which validates it and does not change it.
 type Config struct {
 	// Supernodes the agent knows at start; it learns more from them.
 	Supernodes []peer.AddrInfo
@@ -62,7 +66,7 @@ type Config struct {
 	Limits protocol.Limits
 	// Meter, if set, counts the agent's traffic (shared with the rest of the
 	// node so counts survive role changes).
-	Meter *protocol.Meter
+	Meter *traffic.Meter
 	// Logger receives structured logs.
 	Logger *slog.Logger
 	// Clock drives every timer, ticker and timestamp of the agent (nil:
@@ -70,50 +74,35 @@ type Config struct {
 	Clock clock.Clock
 }
 
-// DefaultConfig is for desktop agents.
+// DefaultConfig is for desktop agents on the Internet.
 func DefaultConfig() Config {
 	return Config{
-		Backups:           2,
-		HeartbeatInterval: time.Second,
-		RequestTimeout:    10 * time.Second,
-		HedgeFloor:        25 * time.Millisecond,
-		HedgeFactor:       3,
-		MaxStreams:        4,
-		DialTimeout:       3 * time.Second,
-		AttachWait:        4 * time.Second,
-		RefreshFraction:   1.0 / 3,
-		DiscoveryInterval: 30 * time.Second,
-		Relay:             DefaultRelayConfig(),
-		Limits:            protocol.DefaultLimits,
-		Logger:            slog.Default(),
+		Backups:           2,                      // Gnutella leaves kept 3 ultrapeers: a primary and 2 backups
+		HeartbeatInterval: time.Second,            // a silent primary is replaced within 2 s
+		RequestTimeout:    10 * time.Second,       // the supernode's LookupTimeout: a forwarded lookup may take that long
+		HedgeFloor:        25 * time.Millisecond,  // a few LAN RTTs: never hedge on noise
+		HedgeFactor:       3,                      // 3 × p90: hedges few answers, the stragglers
+		MaxStreams:        4,                      // pipelined requests on few streams per supernode
+		DialTimeout:       3 * time.Second,        // libp2p dials a reachable peer well within it
+		AttachWait:        4 * time.Second,        // one dial (DialTimeout) and an attach round-trip
+		RefreshFraction:   1.0 / 3,                // two refreshes' slack before records expire
+		DiscoveryInterval: 30 * time.Second,       // the supernode set changes in minutes
+		Relay:             DefaultRelayConfig(),   // relay only behind a NAT
+		Limits:            protocol.DefaultLimits, // the wire limits every peer uses
+		Logger:            slog.Default(),         // the process's logger
 	}
 }
 
-// Option changes a Config.
-type Option func(*Config) error
-
-// WithConfig replaces the whole configuration.
-func WithConfig(c Config) Option { return func(dst *Config) error { *dst = c; return nil } }
-
-// WithSupernodes sets the supernodes known at start.
-func WithSupernodes(ps ...peer.AddrInfo) Option {
-	return func(c *Config) error { c.Supernodes = ps; return nil }
+// LocalConfig is for testnets on one machine: new supernodes are found
+// within seconds.
+func LocalConfig() Config {
+	c := DefaultConfig()
+	c.DiscoveryInterval = 5 * time.Second // promotions in a testnet take seconds to show
+	return c
 }
 
-// WithDataDir sets the data directory.
-func WithDataDir(d string) Option { return func(c *Config) error { c.DataDir = d; return nil } }
-
-// WithBackups sets m.
-func WithBackups(m int) Option { return func(c *Config) error { c.Backups = m; return nil } }
-
-// WithClock sets the clock (tests: a mock).
-func WithClock(c clock.Clock) Option { return func(dst *Config) error { dst.Clock = c; return nil } }
-
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger = l; return nil } }
-
 // Validate reports the first unusable field.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	bad := func(field, why string) error { return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, why) }
 	switch {
 	case c.Backups < 0:

@@ -81,12 +81,7 @@ func TestAnnounceGoesToBackupWhilePrimarySilent(t *testing.T) {
 			return false
 		}
 	})
-	backups := 0
-	for _, f := range w.sns {
-		if f != old {
-			backups += f.answers("announce")
-		}
-	}
+	backups := w.othersThan(old, func(f *fakeSN) int { return f.answers("announce") })
 	if backups != 1 {
 		t.Fatalf("backups answered %d announces, want 1", backups)
 	}
@@ -114,12 +109,7 @@ func TestFailureCharging(t *testing.T) {
 	} {
 		t.Run(c.status.String(), func(t *testing.T) {
 			w := newWorld(t, 3, 1000)
-			a := w.start(w.config(w.sns...))
-			w.attached(2)
-			primary := w.byID(a.Primary())
-			for _, f := range w.sns {
-				f.holdEverything()
-			}
+			a, primary := w.startHoldingEverything()
 			primary.setStatus("lookup", c.status)
 			got, err := a.Lookup(t.Context(), testCID(t, "x"), 0)
 			if c.wantErr != nil {
@@ -169,11 +159,7 @@ func TestFailureCharging(t *testing.T) {
 // again and keep the supernode.
 func TestNotAttachedReattaches(t *testing.T) {
 	w := newWorld(t, 1, 1000)
-	cfg := w.config(w.sns[0])
-	cfg.Backups = 0
-	a := w.start(cfg)
-	w.attached(0)
-	sn := w.sns[0]
+	a, sn := w.startAlone(nil)
 	attaches := sn.answers("attach")
 	sn.setStatus("heartbeat", pb.Status_NOT_ATTACHED)
 	w.advanceUntil("a new attach", 3*time.Second, 100*time.Millisecond, func() bool { return sn.answers("attach") > attaches })
@@ -204,7 +190,7 @@ func TestAnnounceWithoutSupernodeFailsFast(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := New(h, WithConfig(cfg))
+		a, err := New(h, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,7 +104,7 @@ func (f *fakeSN) serve(s network.Stream) {
 				return
 			}
 		}
-		resp := f.answer(s.Conn().RemotePeer(), req, kind)
+		resp := f.answer(s.Conn().RemotePeer(), req.Request, kind)
 		resp.Id = req.Id
 		f.mu.Lock()
 		f.answered[kind]++ // before the write: the leaf may act on it at once
@@ -334,7 +334,7 @@ func (w *world) start(cfg Config) *Agent {
 	if err := w.mn.LinkAll(); err != nil {
 		w.t.Fatal(err)
 	}
-	a, err := New(h, WithConfig(cfg))
+	a, err := New(h, cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -416,6 +416,53 @@ func (w *world) byID(id peer.ID) *fakeSN {
 	}
 	w.t.Fatalf("no fake supernode %s", id)
 	return nil
+}
+
+// othersThan sums count over the world's supernodes other than x.
+func (w *world) othersThan(x *fakeSN, count func(*fakeSN) int) int {
+	n := 0
+	for _, f := range w.sns {
+		if f != x {
+			n += count(f)
+		}
+	}
+	return n
+}
+
+// startAlone starts an agent on the world's first supernode with no
+// backups (and edit, if set, applied to its config), and waits until it is
+// attached.
+func (w *world) startAlone(edit func(*Config)) (*Agent, *fakeSN) {
+	cfg := w.config(w.sns[0])
+	cfg.Backups = 0
+	if edit != nil {
+		edit(&cfg)
+	}
+	a := w.start(cfg)
+	w.attached(0)
+	return a, w.sns[0]
+}
+
+// startHoldingEverything starts an agent on the world's three supernodes,
+// waits for its primary and two backups, then has every supernode answer
+// every lookup with itself (holdEverything); it returns the agent and its
+// primary.
+func (w *world) startHoldingEverything() (*Agent, *fakeSN) {
+	a := w.start(w.config(w.sns...))
+	w.attached(2)
+	primary := w.byID(a.Primary())
+	for _, f := range w.sns {
+		f.holdEverything()
+	}
+	return a, primary
+}
+
+// oneStream limits an agent to one data stream per supernode.
+func oneStream(c *Config) { c.MaxStreams = 1 }
+
+// lookupAsync looks up the test CID named name in a goroutine.
+func lookupAsync(t testing.TB, a *Agent, name string) <-chan error {
+	return goAsync(func() error { _, err := a.Lookup(t.Context(), testCID(t, name), 0); return err })
 }
 
 // goAsync runs f in a goroutine and returns a channel with its error.

@@ -54,10 +54,7 @@ func TestFaultOf(t *testing.T) {
 // silence past the timeout is its own; a refusal keeps its status.
 func TestSessionAttributesFailures(t *testing.T) {
 	w := newWorld(t, 1, 1000)
-	cfg := w.config(w.sns[0])
-	cfg.Backups = 0
-	a := w.start(cfg)
-	w.attached(0)
+	a, _ := w.startAlone(nil)
 	s := a.primary
 	c := testCID(t, "x")
 
@@ -71,7 +68,7 @@ func TestSessionAttributesFailures(t *testing.T) {
 	}
 
 	ch = goAsync(func() error { _, err := s.lookup(t.Context(), c, 1); return err })
-	w.advance(cfg.RequestTimeout-100*time.Millisecond, 100*time.Millisecond)
+	w.advance(a.cfg.RequestTimeout-100*time.Millisecond, 100*time.Millisecond)
 	select {
 	case err := <-ch:
 		t.Fatalf("lookup returned before its timeout: %v", err)

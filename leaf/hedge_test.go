@@ -13,12 +13,7 @@ import (
 // still answers heartbeats, is kept.
 func TestHedgedLookup(t *testing.T) {
 	w := newWorld(t, 3, 1000)
-	a := w.start(w.config(w.sns...))
-	w.attached(2)
-	primary := w.byID(a.Primary())
-	for _, f := range w.sns {
-		f.holdEverything()
-	}
+	a, primary := w.startHoldingEverything()
 	// Warm up: fast answers teach the leaf the primary's latency.
 	for range 10 {
 		if _, err := a.Lookup(t.Context(), testCID(t, "warm"), 0); err != nil {
@@ -57,12 +52,7 @@ func TestHedgedLookup(t *testing.T) {
 	if took < bound || took > bound+5*time.Millisecond {
 		t.Fatalf("hedged lookup answered after %s, want just after the bound %s", took, bound)
 	}
-	backups := 0
-	for _, f := range w.sns {
-		if f != primary {
-			backups += f.received("lookup")
-		}
-	}
+	backups := w.othersThan(primary, func(f *fakeSN) int { return f.received("lookup") })
 	if backups != 1 {
 		t.Fatalf("backups got %d lookups, want exactly one hedge", backups)
 	}
@@ -82,21 +72,17 @@ func TestHedgedLookup(t *testing.T) {
 // their p90.
 func TestHedgeBoundLearnedFromAnswers(t *testing.T) {
 	w := newWorld(t, 1, 1000)
-	cfg := w.config(w.sns[0])
-	cfg.Backups = 0
-	a := w.start(cfg)
-	w.attached(0)
-	sn := w.sns[0]
+	a, sn := w.startAlone(nil)
 	sn.setHold("lookup", true)
 	for range 10 {
-		ch := goAsync(func() error { _, err := a.Lookup(t.Context(), testCID(t, "x"), 0); return err })
+		ch := lookupAsync(t, a, "x")
 		w.advance(80*time.Millisecond, 10*time.Millisecond)
 		sn.releaseOne()
 		if err := result(t, ch); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := time.Duration(cfg.HedgeFactor * float64(80*time.Millisecond))
+	want := time.Duration(a.cfg.HedgeFactor * float64(80*time.Millisecond))
 	if got := a.primary.hedgeAfter("lookup"); got != want {
 		t.Fatalf("hedge bound %s after answers of 80 ms, want %s", got, want)
 	}

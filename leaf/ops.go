@@ -12,6 +12,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // AnnounceResult reports what the overlay accepted, as the agent counted it
@@ -271,7 +272,7 @@ func (a *Agent) RecordTTL() time.Duration {
 }
 
 // Traffic returns the agent's traffic counts by kind.
-func (a *Agent) Traffic() map[string]protocol.Counts { return a.cfg.Meter.Snapshot() }
+func (a *Agent) Traffic() map[string]traffic.Counts { return a.cfg.Meter.Snapshot() }
 
 // Host returns the libp2p host.
 func (a *Agent) Host() host.Host { return a.host }

@@ -65,7 +65,7 @@ const (
 // (libp2p.EnableHolePunching on the host) then upgrades such connections
 // to direct ones where the NATs allow.
 type RelayConfig struct {
-	// Mode: auto (default), always or off.
+	// Mode: auto, always or off.
 	Mode RelayMode
 	// CheckInterval: how often the primary is asked for a dial-back again.
 	CheckInterval time.Duration
@@ -74,19 +74,21 @@ type RelayConfig struct {
 	Probe func(ctx context.Context, h host.Host, p peer.ID) (reachable bool, err error)
 }
 
-// DefaultRelayConfig measures reachability every 10 minutes.
+// DefaultRelayConfig relays only when needed and re-checks reachability
+// every 10 minutes.
 func DefaultRelayConfig() RelayConfig {
-	return RelayConfig{Mode: RelayAuto, CheckInterval: 10 * time.Minute}
+	return RelayConfig{
+		Mode:          RelayAuto,        // slots only while a dial-back fails
+		CheckInterval: 10 * time.Minute, // NAT mappings change rarely; a dial-back is a connection
+	}
 }
 
 func (c RelayConfig) validate() error {
-	if c.Mode != "" {
-		if _, err := ParseRelayMode(string(c.Mode)); err != nil {
-			return fmt.Errorf("%w: Relay.Mode: %w", ErrInvalidConfig, err)
-		}
+	if _, err := ParseRelayMode(string(c.Mode)); err != nil {
+		return fmt.Errorf("%w: Relay.Mode: %w", ErrInvalidConfig, err)
 	}
-	if c.CheckInterval < 0 {
-		return fmt.Errorf("%w: Relay.CheckInterval must be ≥ 0", ErrInvalidConfig)
+	if c.CheckInterval <= 0 {
+		return fmt.Errorf("%w: Relay.CheckInterval must be > 0", ErrInvalidConfig)
 	}
 	return nil
 }
@@ -146,12 +148,6 @@ type relaySlot struct {
 
 func newRelayKeeper(ctx context.Context, h host.Host, cfg Config, poke func()) *relayKeeper {
 	rc := cfg.Relay
-	if rc.Mode == "" {
-		rc.Mode = RelayAuto
-	}
-	if rc.CheckInterval == 0 {
-		rc.CheckInterval = DefaultRelayConfig().CheckInterval
-	}
 	k := &relayKeeper{cfg: rc, h: h, hb: cfg.HeartbeatInterval, logDebug: cfg.Logger.Debug, poke: poke, ctx: ctx,
 		reach: ReachUnknown, slots: make(map[peer.ID]*relaySlot)}
 	k.measure = func(ctx context.Context, p peer.ID) (bool, error) {

@@ -84,7 +84,7 @@ func TestHangingReplicaKeepsPrimaryAndHeartbeats(t *testing.T) {
 		if i > 0 {
 			c.BootstrapPeers = []peer.AddrInfo{sns[0].AddrInfo()}
 		}
-		sn, err := supernode.New(h, supernode.WithConfig(c))
+		sn, err := supernode.New(h, c)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // Heartbeat intervals a supernode may ask for are clamped to this range.
@@ -34,7 +35,7 @@ type session struct {
 	rtt     time.Duration // libp2p ping when the agent met it
 	host    host.Host
 	limits  protocol.Limits
-	meter   *protocol.Meter
+	meter   *traffic.Meter
 	clock   clock.Clock
 	policy  hedgePolicy
 	timeout time.Duration // data requests

@@ -14,12 +14,7 @@ import (
 // stuck.
 func TestSessionRunsRequestsConcurrently(t *testing.T) {
 	w := newWorld(t, 1, 1000)
-	cfg := w.config(w.sns[0])
-	cfg.Backups = 0
-	cfg.MaxStreams = 3
-	a := w.start(cfg)
-	w.attached(0)
-	sn := w.sns[0]
+	a, sn := w.startAlone(func(c *Config) { c.MaxStreams = 3 })
 	sn.holdEverything()
 	sn.setHold("lookup", true)
 
@@ -30,11 +25,11 @@ func TestSessionRunsRequestsConcurrently(t *testing.T) {
 		chs = append(chs, goAsync(func() error { _, err := a.Lookup(t.Context(), c, 0); return err }))
 	}
 	w.settle()
-	if got := sn.received("lookup"); got != cfg.MaxStreams {
-		t.Fatalf("supernode got %d lookups at once, want MaxStreams = %d (the others wait for a stream)", got, cfg.MaxStreams)
+	if got := sn.received("lookup"); got != a.cfg.MaxStreams {
+		t.Fatalf("supernode got %d lookups at once, want MaxStreams = %d (the others wait for a stream)", got, a.cfg.MaxStreams)
 	}
-	if open := a.primary.data.open(); open != cfg.MaxStreams {
-		t.Fatalf("%d data streams open, want %d", open, cfg.MaxStreams)
+	if open := a.primary.data.open(); open != a.cfg.MaxStreams {
+		t.Fatalf("%d data streams open, want %d", open, a.cfg.MaxStreams)
 	}
 	beats := sn.answers("heartbeat")
 	w.advance(3*time.Second, 100*time.Millisecond) // under the 5 s request timeout
@@ -60,17 +55,12 @@ func TestSessionRunsRequestsConcurrently(t *testing.T) {
 // timeout once it is sent.
 func TestRequestTimeoutStartsWhenWritten(t *testing.T) {
 	w := newWorld(t, 1, 1000)
-	cfg := w.config(w.sns[0])
-	cfg.Backups = 0
-	cfg.MaxStreams = 1
-	a := w.start(cfg)
-	w.attached(0)
-	sn := w.sns[0]
+	a, sn := w.startAlone(oneStream)
 	sn.setHold("lookup", true)
 
-	first := goAsync(func() error { _, err := a.Lookup(t.Context(), testCID(t, "first"), 0); return err })
+	first := lookupAsync(t, a, "first")
 	w.settle()
-	second := goAsync(func() error { _, err := a.Lookup(t.Context(), testCID(t, "second"), 0); return err })
+	second := lookupAsync(t, a, "second")
 	w.advance(4*time.Second, 100*time.Millisecond)
 	if got := sn.received("lookup"); got != 1 {
 		t.Fatalf("supernode got %d lookups, want 1 (one stream)", got)
@@ -134,15 +124,10 @@ func TestSlowAnnounceKeepsPrimary(t *testing.T) {
 // charging the supernode.
 func TestClosedIdleStreamIsReopened(t *testing.T) {
 	w := newWorld(t, 1, 1000)
-	cfg := w.config(w.sns[0])
-	cfg.Backups = 0
-	cfg.MaxStreams = 1
-	a := w.start(cfg)
-	w.attached(0)
-	sn := w.sns[0]
+	a, sn := w.startAlone(oneStream)
 	// A held request ends its stream on the fake's side once answered.
 	sn.setHold("lookup", true)
-	ch := goAsync(func() error { _, err := a.Lookup(t.Context(), testCID(t, "a"), 0); return err })
+	ch := lookupAsync(t, a, "a")
 	w.settle()
 	sn.setHold("lookup", false)
 	if err := result(t, ch); err != nil {

@@ -9,20 +9,11 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/record"
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/supertracker/supertracker/protocol/pb"
 )
-
-// AnnouncementDomain separates supertracker signatures from every other use
-// of a libp2p key (record envelopes sign domain ‖ payload type ‖ payload).
-const AnnouncementDomain = "supertracker-announcement"
-
-// AnnouncementPayloadType is the envelope payload type of an Announcement.
-// Version 2 signs the Merkle root of the CIDs instead of the CIDs.
-var AnnouncementPayloadType = []byte("/supertracker/announcement/2")
 
 // Announcement is what a leaf signs: "peer P, reachable at Addrs, holds (or,
 // with Withdraw, no longer holds) the Count CIDs whose RFC 6962 tree hash is
@@ -41,14 +32,6 @@ type Announcement struct {
 	limits *Limits
 }
 
-var _ record.Record = (*Announcement)(nil)
-
-// Domain implements record.Record.
-func (a *Announcement) Domain() string { return AnnouncementDomain }
-
-// Codec implements record.Record.
-func (a *Announcement) Codec() []byte { return AnnouncementPayloadType }
-
 // MarshalRecord implements record.Record.
 func (a *Announcement) MarshalRecord() ([]byte, error) {
 	m := &pb.Announcement{
@@ -59,29 +42,20 @@ func (a *Announcement) MarshalRecord() ([]byte, error) {
 		CidsRoot:      a.Root,
 		CidCount:      uint32(a.Count),
 	}
-	for _, ad := range a.Addrs {
-		m.Addrs = append(m.Addrs, ad.Bytes())
-	}
+	m.Addrs = addrsToBytes(a.Addrs)
 	return proto.Marshal(m)
 }
 
 // UnmarshalRecord implements record.Record; it enforces the limits.
 func (a *Announcement) UnmarshalRecord(b []byte) error {
-	l := DefaultLimits
-	if a.limits != nil {
-		l = *a.limits
-	}
+	l := a.limits.orDefault()
 	var m pb.Announcement
 	if err := proto.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("%w: announcement: %v", ErrMalformed, err)
 	}
-	id, err := peer.IDFromBytes(m.PeerId)
+	id, addrs, err := l.recordPeer("announcement", m.PeerId, m.Addrs)
 	if err != nil {
-		return fmt.Errorf("%w: announcement peer id: %v", ErrMalformed, err)
-	}
-	addrs, err := l.AddrsFromBytes(m.Addrs)
-	if err != nil {
-		return fmt.Errorf("announcement: %w", err)
+		return err
 	}
 	if len(m.CidsRoot) != sha256.Size {
 		return fmt.Errorf("%w: announcement root of %d bytes", ErrMalformed, len(m.CidsRoot))
@@ -165,12 +139,8 @@ func CIDsToBytes(cids []cid.Cid) [][]byte {
 // envelope signed by key and returns the envelope bytes. key must be
 // a.Peer's key, and a must be within the limits.
 func (l Limits) SignAnnouncement(a *Announcement, cids []cid.Cid, key crypto.PrivKey) ([]byte, error) {
-	signer, err := peer.IDFromPrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("protocol: signing key: %w", err)
-	}
-	if signer != a.Peer {
-		return nil, fmt.Errorf("%w: key of %s cannot sign for %s", ErrSignerMismatch, signer, a.Peer)
+	if err := checkSigningKey(key, a.Peer); err != nil {
+		return nil, err
 	}
 	if len(cids) == 0 || len(cids) > l.MaxCIDsPerAnnouncement {
 		return nil, fmt.Errorf("%w: %d CIDs (want 1..%d)", ErrOverLimit, len(cids), l.MaxCIDsPerAnnouncement)
@@ -188,12 +158,8 @@ func (l Limits) SignAnnouncement(a *Announcement, cids []cid.Cid, key crypto.Pri
 // now+MaxAnnouncementLifetime. Only a nil error makes the result usable.
 func (l Limits) OpenAnnouncement(envelope []byte, now time.Time) (*SignedAnnouncement, error) {
 	a := &Announcement{limits: &l}
-	signer, err := l.open(envelope, a)
-	if err != nil {
-		return nil, fmt.Errorf("announcement: %w", err)
-	}
-	if signer != a.Peer {
-		return nil, fmt.Errorf("%w: announcement signed by %s for %s", ErrSignerMismatch, signer, a.Peer)
+	if err := l.openSignedBy("announcement", envelope, a, func() peer.ID { return a.Peer }); err != nil {
+		return nil, err
 	}
 	if err := l.checkExpiry(a.Expires, now); err != nil {
 		return nil, err
@@ -237,48 +203,4 @@ func (l Limits) OpenBatch(envelope []byte, cidBytes [][]byte, now time.Time) (*B
 		return nil, err
 	}
 	return l.BindCIDs(s, cidBytes)
-}
-
-// seal signs rec with key into a marshalled envelope within the size limit.
-func (l Limits) seal(rec record.Record, key crypto.PrivKey) ([]byte, error) {
-	env, err := record.Seal(rec, key)
-	if err != nil {
-		return nil, fmt.Errorf("protocol: sealing: %w", err)
-	}
-	b, err := env.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("protocol: marshalling envelope: %w", err)
-	}
-	if len(b) > l.MaxEnvelopeSize {
-		return nil, fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(b), l.MaxEnvelopeSize)
-	}
-	return b, nil
-}
-
-// open verifies an envelope's signature and payload type and unmarshals the
-// payload into rec (once); it returns the signer.
-func (l Limits) open(envelope []byte, rec record.Record) (peer.ID, error) {
-	if len(envelope) > l.MaxEnvelopeSize {
-		return "", fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(envelope), l.MaxEnvelopeSize)
-	}
-	env, err := record.ConsumeTypedEnvelope(envelope, rec)
-	switch {
-	case err == nil:
-	case env == nil:
-		return "", fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
-	case !bytes.Equal(env.PayloadType, rec.Codec()):
-		return "", fmt.Errorf("%w: envelope payload type %q, want %q", ErrMalformed, env.PayloadType, rec.Codec())
-	case isDecodeError(err):
-		return "", err
-	default:
-		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
-	}
-	if !bytes.Equal(env.PayloadType, rec.Codec()) {
-		return "", fmt.Errorf("%w: envelope payload type %q, want %q", ErrMalformed, env.PayloadType, rec.Codec())
-	}
-	signer, err := peer.IDFromPublicKey(env.PublicKey)
-	if err != nil {
-		return "", fmt.Errorf("%w: signer key: %v", ErrMalformed, err)
-	}
-	return signer, nil
 }

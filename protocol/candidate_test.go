@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -26,6 +27,15 @@ func TestProbeResponseCandidates(t *testing.T) {
 	}
 	if err := decode(cand(0.4, 0), cand(1, protocol.MaxCandidateAgeMs)); err != nil {
 		t.Fatalf("good candidates refused: %v", err)
+	}
+	b, _ := proto.Marshal(&pb.ProbeResponse{Candidates: []*pb.Candidate{cand(0.4, 1500)}, Supernodes: []*pb.Peer{{Id: []byte(id)}}})
+	resp, err := lim.DecodeProbeResponse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Candidacies) != 1 || resp.Candidacies[0].Peer.ID != id || resp.Candidacies[0].Score != 0.4 ||
+		resp.Candidacies[0].Age != 1500*time.Millisecond || len(resp.KnownSupernodes) != 1 || resp.KnownSupernodes[0].ID != id {
+		t.Fatalf("decoded to candidacies %+v, supernodes %+v", resp.Candidacies, resp.KnownSupernodes)
 	}
 	many := make([]*pb.Candidate, protocol.MaxCandidates+1)
 	for i := range many {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-varint"
 	"google.golang.org/protobuf/proto"
 
@@ -72,16 +74,34 @@ func (l Limits) unmarshal(b []byte, m proto.Message) error {
 	return nil
 }
 
-// DecodeRequest decodes and validates one leaf request.
-func (l Limits) DecodeRequest(b []byte) (*pb.Request, error) {
+// Request is one leaf request as DecodeRequest parsed it: the message,
+// within limits, and the typed values its bytes encode, so a server never
+// decodes them again. The announcement envelope is opened (signature,
+// expiry, Merkle proofs) by OpenBatch.
+type Request struct {
+	*pb.Request
+	// CID a lookup asks for (lookups only).
+	CID cid.Cid
+	// Supernodes an attach or heartbeat reports (at most MaxGossipPeers).
+	Supernodes []peer.AddrInfo
+}
+
+// GetRequest returns the message (nil for a nil r).
+func (r *Request) GetRequest() *pb.Request {
+	if r == nil {
+		return nil
+	}
+	return r.Request
+}
+
+// DecodeRequest decodes one leaf request: exactly one body, within limits,
+// its CID and peers parsed.
+func (l Limits) DecodeRequest(b []byte) (*Request, error) {
 	var m pb.Request
 	if err := l.unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("request: %w", err)
 	}
-	if err := l.ValidateRequest(&m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return l.parseRequest(&m)
 }
 
 // DecodeResponse decodes and validates one supernode response.
@@ -96,44 +116,45 @@ func (l Limits) DecodeResponse(b []byte) (*pb.Response, error) {
 	return &m, nil
 }
 
-// ValidateRequest checks that exactly one body is set and within limits.
-func (l Limits) ValidateRequest(m *pb.Request) error {
+func (l Limits) parseRequest(m *pb.Request) (*Request, error) {
+	r := &Request{Request: m}
+	var err error
 	switch b := m.Body.(type) {
 	case *pb.Request_Attach:
-		return l.validatePeers("attach", b.Attach.GetSupernodes())
+		r.Supernodes, err = l.parseGossipPeers("attach", b.Attach.GetSupernodes())
 	case *pb.Request_Heartbeat:
-		return l.validatePeers("heartbeat", b.Heartbeat.GetSupernodes())
+		r.Supernodes, err = l.parseGossipPeers("heartbeat", b.Heartbeat.GetSupernodes())
 	case *pb.Request_Detach:
-		return nil
 	case *pb.Request_Announce:
-		if b.Announce == nil || len(b.Announce.Envelope) == 0 {
-			return fmt.Errorf("%w: announce without envelope", ErrMalformed)
+		switch {
+		case b.Announce == nil || len(b.Announce.Envelope) == 0:
+			err = fmt.Errorf("%w: announce without envelope", ErrMalformed)
+		case len(b.Announce.Envelope) > l.MaxEnvelopeSize:
+			err = fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(b.Announce.Envelope), l.MaxEnvelopeSize)
+		case len(b.Announce.Cids) == 0 || len(b.Announce.Cids) > l.MaxCIDsPerAnnouncement:
+			err = fmt.Errorf("%w: announce of %d CIDs (want 1..%d)", ErrOverLimit, len(b.Announce.Cids), l.MaxCIDsPerAnnouncement)
 		}
-		if len(b.Announce.Envelope) > l.MaxEnvelopeSize {
-			return fmt.Errorf("%w: envelope is %d bytes (max %d)", ErrMessageTooLarge, len(b.Announce.Envelope), l.MaxEnvelopeSize)
-		}
-		if n := len(b.Announce.Cids); n == 0 || n > l.MaxCIDsPerAnnouncement {
-			return fmt.Errorf("%w: announce of %d CIDs (want 1..%d)", ErrOverLimit, n, l.MaxCIDsPerAnnouncement)
-		}
-		return nil
 	case *pb.Request_Lookup:
 		if b.Lookup == nil {
-			return fmt.Errorf("%w: empty lookup", ErrMalformed)
+			return nil, fmt.Errorf("%w: empty lookup", ErrMalformed)
 		}
-		if _, err := l.CIDFromBytes(b.Lookup.Cid); err != nil {
-			return fmt.Errorf("lookup: %w", err)
+		if r.CID, err = l.CIDFromBytes(b.Lookup.Cid); err != nil {
+			return nil, fmt.Errorf("lookup: %w", err)
 		}
 		if b.Lookup.Limit > uint32(l.MaxLookupResults) {
-			return fmt.Errorf("%w: lookup limit %d (max %d)", ErrOverLimit, b.Lookup.Limit, l.MaxLookupResults)
+			err = fmt.Errorf("%w: lookup limit %d (max %d)", ErrOverLimit, b.Lookup.Limit, l.MaxLookupResults)
 		}
-		return nil
 	case *pb.Request_Supernodes:
 		if b.Supernodes != nil && b.Supernodes.Limit > uint32(l.MaxSupernodeResults) {
-			return fmt.Errorf("%w: supernodes limit %d (max %d)", ErrOverLimit, b.Supernodes.Limit, l.MaxSupernodeResults)
+			err = fmt.Errorf("%w: supernodes limit %d (max %d)", ErrOverLimit, b.Supernodes.Limit, l.MaxSupernodeResults)
 		}
-		return nil
+	default:
+		err = fmt.Errorf("%w: request has no known body", ErrMalformed)
 	}
-	return fmt.Errorf("%w: request has no known body", ErrMalformed)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // ValidateResponse checks status, error text and result counts; every peer
@@ -233,14 +254,17 @@ func (mr *MsgReader) Raw() io.Reader { return mr.r }
 // heartbeat.
 const MaxGossipPeers = 8
 
-func (l Limits) validatePeers(what string, ps []*pb.Peer) error {
+func (l Limits) parseGossipPeers(what string, ps []*pb.Peer) ([]peer.AddrInfo, error) {
 	if len(ps) > MaxGossipPeers {
-		return fmt.Errorf("%w: %s reports %d supernodes (max %d)", ErrOverLimit, what, len(ps), MaxGossipPeers)
+		return nil, fmt.Errorf("%w: %s reports %d supernodes (max %d)", ErrOverLimit, what, len(ps), MaxGossipPeers)
 	}
+	var out []peer.AddrInfo
 	for i, p := range ps {
-		if _, err := l.PeerFromPB(p); err != nil {
-			return fmt.Errorf("%s supernode %d: %w", what, i, err)
+		ai, err := l.PeerFromPB(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s supernode %d: %w", what, i, err)
 		}
+		out = append(out, ai)
 	}
-	return nil
+	return out, nil
 }

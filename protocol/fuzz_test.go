@@ -29,6 +29,9 @@ func FuzzDecodeRequest(f *testing.F) {
 			if lk := req.GetLookup(); lk != nil && lk.Limit > uint32(lim.MaxLookupResults) {
 				t.Fatal("accepted a lookup over the limit")
 			}
+			if lk := req.GetLookup(); lk != nil && !bytes.Equal(req.CID.Bytes(), lk.Cid) {
+				t.Fatal("a lookup's typed CID is not the CID it carries")
+			}
 		}
 	})
 }

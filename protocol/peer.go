@@ -38,6 +38,29 @@ func (l Limits) PeerFromPB(p *pb.Peer) (peer.AddrInfo, error) {
 	return peer.AddrInfo{ID: id, Addrs: addrs}, nil
 }
 
+// addrsToBytes is the wire form of as.
+func addrsToBytes(as []ma.Multiaddr) [][]byte {
+	var out [][]byte
+	for _, a := range as {
+		out = append(out, a.Bytes())
+	}
+	return out
+}
+
+// recordPeer decodes the peer ID and addresses a signed record names; what
+// names the record in errors.
+func (l Limits) recordPeer(what string, id []byte, addrs [][]byte) (peer.ID, []ma.Multiaddr, error) {
+	p, err := peer.IDFromBytes(id)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %s peer id: %v", ErrMalformed, what, err)
+	}
+	as, err := l.AddrsFromBytes(addrs)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return p, as, nil
+}
+
 // AddrsFromBytes decodes binary multiaddrs, enforcing count and size limits.
 func (l Limits) AddrsFromBytes(bs [][]byte) ([]ma.Multiaddr, error) {
 	if len(bs) > l.MaxAddrsPerPeer {

@@ -1,12 +1,10 @@
 package protocol
 
 import (
-	"context"
 	"fmt"
-	"io"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"golang.org/x/time/rate"
 
 	"github.com/supertracker/supertracker/protocol/pb"
 )
@@ -48,8 +46,19 @@ func (l Limits) DecodeProbeRequest(b []byte) (*pb.ProbeRequest, error) {
 	return &m, nil
 }
 
-// DecodeProbeResponse decodes and validates a probe response.
-func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
+// ProbeResponse is a probe answer as DecodeProbeResponse parsed it: the
+// message, within limits, and the peers it names as typed values.
+type ProbeResponse struct {
+	*pb.ProbeResponse
+	// KnownSupernodes: the supernodes the responder knows (Supernodes).
+	KnownSupernodes []peer.AddrInfo
+	// Candidacies: the pending promotions it knows of (Candidates).
+	Candidacies []Candidacy
+}
+
+// DecodeProbeResponse decodes a probe response: status, sizes and ranges
+// within limits, its supernodes and candidacies parsed.
+func (l Limits) DecodeProbeResponse(b []byte) (*ProbeResponse, error) {
 	var m pb.ProbeResponse
 	if err := l.unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("probe response: %w", err)
@@ -72,47 +81,17 @@ func (l Limits) DecodeProbeResponse(b []byte) (*pb.ProbeResponse, error) {
 	if len(m.Supernodes) > l.MaxSupernodeResults {
 		return nil, fmt.Errorf("%w: %d supernodes (max %d)", ErrOverLimit, len(m.Supernodes), l.MaxSupernodeResults)
 	}
+	r := &ProbeResponse{ProbeResponse: &m}
 	for i, p := range m.Supernodes {
-		if _, err := l.PeerFromPB(p); err != nil {
+		ai, err := l.PeerFromPB(p)
+		if err != nil {
 			return nil, fmt.Errorf("probe response: supernode %d: %w", i, err)
 		}
+		r.KnownSupernodes = append(r.KnownSupernodes, ai)
 	}
-	if err := l.validateCandidates(m.Candidates); err != nil {
+	var err error
+	if r.Candidacies, err = l.parseCandidates(m.Candidates); err != nil {
 		return nil, fmt.Errorf("probe response: %w", err)
 	}
-	return &m, nil
-}
-
-// ThrottledWriter writes through a token bucket of bytes per second, so a
-// node's --bandwidth-limit holds for what it sends on our protocols. A nil
-// limiter writes at full speed.
-type ThrottledWriter struct {
-	W   io.Writer
-	Lim *rate.Limiter
-	Ctx context.Context
-}
-
-// Write implements io.Writer, in chunks no larger than the bucket's burst.
-func (t ThrottledWriter) Write(p []byte) (int, error) {
-	if t.Lim == nil {
-		return t.W.Write(p)
-	}
-	ctx := t.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	written := 0
-	for len(p) > 0 {
-		n := min(len(p), t.Lim.Burst())
-		if err := t.Lim.WaitN(ctx, n); err != nil {
-			return written, err
-		}
-		m, err := t.W.Write(p[:n])
-		written += m
-		if err != nil {
-			return written, err
-		}
-		p = p[n:]
-	}
-	return written, nil
+	return r, nil
 }

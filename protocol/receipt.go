@@ -15,12 +15,6 @@ import (
 	"github.com/supertracker/supertracker/protocol/pb"
 )
 
-// ReceiptDomain and ReceiptPayloadType sign store receipts.
-const ReceiptDomain = "supertracker-receipt"
-
-// ReceiptPayloadType is the envelope payload type of a Receipt.
-var ReceiptPayloadType = []byte("/supertracker/receipt/1")
-
 // Receipt is a replica's signed statement "I stored the CIDs at Indices of
 // the announcement whose envelope hashes to Announcement". A leaf counts
 // its replicas from receipts it verified itself, so a lying supernode can
@@ -34,14 +28,6 @@ type Receipt struct {
 	limits *Limits
 }
 
-var _ record.Record = (*Receipt)(nil)
-
-// Domain implements record.Record.
-func (r *Receipt) Domain() string { return ReceiptDomain }
-
-// Codec implements record.Record.
-func (r *Receipt) Codec() []byte { return ReceiptPayloadType }
-
 // MarshalRecord implements record.Record.
 func (r *Receipt) MarshalRecord() ([]byte, error) {
 	return proto.Marshal(&pb.Receipt{Replica: []byte(r.Replica), Announcement: r.Announcement[:],
@@ -50,10 +36,7 @@ func (r *Receipt) MarshalRecord() ([]byte, error) {
 
 // UnmarshalRecord implements record.Record; it enforces the limits.
 func (r *Receipt) UnmarshalRecord(b []byte) error {
-	l := DefaultLimits
-	if r.limits != nil {
-		l = *r.limits
-	}
+	l := r.limits.orDefault()
 	var m pb.Receipt
 	if err := proto.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("%w: receipt: %v", ErrMalformed, err)
@@ -75,12 +58,8 @@ func (r *Receipt) UnmarshalRecord(b []byte) error {
 
 // SignReceipt seals r with the replica's key.
 func (l Limits) SignReceipt(r *Receipt, key crypto.PrivKey) ([]byte, error) {
-	signer, err := peer.IDFromPrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("protocol: signing key: %w", err)
-	}
-	if signer != r.Replica {
-		return nil, fmt.Errorf("%w: key of %s cannot sign for %s", ErrSignerMismatch, signer, r.Replica)
+	if err := checkSigningKey(key, r.Replica); err != nil {
+		return nil, err
 	}
 	return l.seal(r, key)
 }
@@ -89,12 +68,8 @@ func (l Limits) SignReceipt(r *Receipt, key crypto.PrivKey) ([]byte, error) {
 // the replica it names.
 func (l Limits) OpenReceipt(envelope []byte) (*Receipt, error) {
 	r := &Receipt{limits: &l}
-	signer, err := l.open(envelope, r)
-	if err != nil {
-		return nil, fmt.Errorf("receipt: %w", err)
-	}
-	if signer != r.Replica {
-		return nil, fmt.Errorf("%w: receipt signed by %s for %s", ErrSignerMismatch, signer, r.Replica)
+	if err := l.openSignedBy("receipt", envelope, r, func() peer.ID { return r.Replica }); err != nil {
+		return nil, err
 	}
 	r.limits = nil
 	return r, nil

@@ -8,8 +8,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/httpapi"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // APIBackend serves the HTTP API (package httpapi) from a supernode: status
@@ -36,7 +36,7 @@ func (b *APIBackend) Status(context.Context) (*httpapi.Status, error) {
 		RoutingTable:  &st.Members,
 		Rho:           &st.Rho,
 		ReqPerSec:     &st.Arrival,
-		Traffic:       protocol.TrafficStatus(n.Traffic(), b.Bandwidth),
+		Traffic:       traffic.Status(n.Traffic(), b.Bandwidth),
 		Records:       &st.Records,
 		UptimeSeconds: time.Since(b.Started).Seconds(),
 	}, nil

@@ -12,13 +12,16 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error.
 var ErrInvalidConfig = errors.New("supernode: invalid config")
 
-// Config is a supernode's configuration. Start from DefaultConfig or
-// LocalConfig and change fields with Options.
+// Config is a supernode's configuration. Start from a preset
+// (DefaultConfig, LocalConfig; runner.Preset looks them up by name), change
+// fields, and pass
+// it to New, which validates it and does not change it.
 type Config struct {
 	// ReplicationFactor r: how many supernodes (the r closest to each CID
 	// in XOR distance, one per network prefix) store each record.
@@ -98,7 +101,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Meter, if set, counts the supernode's traffic (shared with the rest
 	// of the node so counts survive role changes).
-	Meter *protocol.Meter
+	Meter *traffic.Meter
 	// UploadLimit, if set, throttles what the supernode sends on our
 	// protocols (--bandwidth-limit); shared with the node's probes.
 	UploadLimit *rate.Limiter
@@ -106,7 +109,7 @@ type Config struct {
 	// wall clock.
 	Clock clock.Clock
 	// Relay bounds the Circuit Relay v2 service for attached leaves
-	// (relay.go); the zero value means the defaults.
+	// (relay.go).
 	Relay RelayConfig
 	// DisableDHTAutoRefresh turns off kad-dht's periodic routing table
 	// refresh (tests).
@@ -121,32 +124,35 @@ type CIDRates struct {
 // DefaultConfig is for supernodes on the Internet.
 func DefaultConfig() Config {
 	return Config{
-		ReplicationFactor:      8,                // mainline DHT's 8 (kad-dht: 20)
-		RecordTTL:              45 * time.Minute, // BitTorrent trackers time a peer out after ~45 min
-		HeartbeatInterval:      5 * time.Second,  // a silent primary is replaced within ~10 s
-		SessionTimeout:         15 * time.Second, // 3 missed heartbeats
-		MaxLeaves:              200,              // KaZaA: 60–160 per supernode; a libp2p leaf is cheaper
-		MaxLeavesPerPrefix:     32,               // one /24 cannot take a supernode's leaf slots
-		MaxRecordsPerLeaf:      10000,            // a desktop shares thousands of objects, not millions
-		RequestsPerSecond:      50,               // per peer; a leaf heartbeats every 5 s
-		RequestBurst:           200,
-		PeerRequestsPerSecond:  5000, // a supernode forwards for up to MaxLeaves leaves
-		PeerRequestBurst:       10000,
+		ReplicationFactor:     8,                // mainline DHT's 8 (kad-dht: 20)
+		RecordTTL:             45 * time.Minute, // BitTorrent trackers time a peer out after ~45 min
+		HeartbeatInterval:     5 * time.Second,  // a silent primary is replaced within ~10 s
+		SessionTimeout:        15 * time.Second, // 3 missed heartbeats
+		MaxLeaves:             200,              // KaZaA: 60–160 per supernode; a libp2p leaf is cheaper
+		MaxLeavesPerPrefix:    32,               // one /24 cannot take a supernode's leaf slots
+		MaxRecordsPerLeaf:     10000,            // a desktop shares thousands of objects, not millions
+		RequestsPerSecond:     50,               // per peer; a leaf heartbeats every 5 s
+		RequestBurst:          200,              // 4 s of requests: a leaf's start (attach, announce, lookups) at once
+		PeerRequestsPerSecond: 5000,             // a supernode forwards for up to MaxLeaves leaves
+		PeerRequestBurst:      10000,            // 2 s of a peer's forwarded traffic
+		// A leaf announces its full MaxRecordsPerLeaf in 5 s; one prefix twice
+		// that; ten such leaves at once in total.
 		CIDsPerSecond:          CIDRates{PerLeaf: 2000, PerPrefix: 4000, Total: 20000},
-		MaxConcurrentAnnounces: 64,
-		LookupTimeout:          10 * time.Second,
-		LookupFanout:           2,
-		LookupSettle:           50 * time.Millisecond, // a few wide-area RTTs
-		ReplicateTimeout:       5 * time.Second,
-		GossipInterval:         10 * time.Second, // OneHop-style anti-entropy; a view converges in O(log S) rounds
-		CertTTL:                10 * time.Minute,
-		RepairDelay:            2 * time.Second,
-		MirrorTTL:              time.Minute,
-		PrefixBits4:            24,
-		PrefixBits6:            48,
-		GCInterval:             time.Minute,
-		Limits:                 protocol.DefaultLimits,
-		Logger:                 slog.Default(),
+		MaxConcurrentAnnounces: 64,                     // beyond it leaves back off (OVER_CAPACITY) rather than queue
+		LookupTimeout:          10 * time.Second,       // the leaf's own RequestTimeout
+		LookupFanout:           2,                      // one spare replica hides one slow or dead one
+		LookupSettle:           50 * time.Millisecond,  // a few wide-area RTTs
+		ReplicateTimeout:       5 * time.Second,        // one heartbeat interval; slower replicas are repaired later
+		GossipInterval:         10 * time.Second,       // OneHop-style anti-entropy; a view converges in O(log S) rounds
+		CertTTL:                10 * time.Minute,       // 60 gossip rounds: a dead supernode leaves every view within 10 min
+		RepairDelay:            2 * time.Second,        // a burst of joins and leaves settles into one repair
+		MirrorTTL:              time.Minute,            // kad-dht clients see a withdrawn record for at most a minute
+		PrefixBits4:            24,                     // a /24: one home or office network
+		PrefixBits6:            48,                     // a /48: one IPv6 site
+		GCInterval:             time.Minute,            // expired records and sessions are swept once a minute
+		Limits:                 protocol.DefaultLimits, // the wire limits every peer uses
+		Logger:                 slog.Default(),         // the process's logger
+		Relay:                  DefaultRelayConfig(),   // small caps: relayed connections carry queries, not data
 	}
 }
 
@@ -155,53 +161,27 @@ func DefaultConfig() Config {
 // one diversity prefix per address.
 func LocalConfig() Config {
 	c := DefaultConfig()
-	c.HeartbeatInterval = time.Second
-	c.SessionTimeout = 3 * time.Second
-	c.GCInterval = time.Second
-	c.LookupTimeout = 5 * time.Second
-	c.LookupSettle = 25 * time.Millisecond
-	c.ReplicateTimeout = 2 * time.Second
-	c.GossipInterval = time.Second
-	c.CertTTL = 30 * time.Second
-	c.RepairDelay = 200 * time.Millisecond
-	c.MirrorTTL = 10 * time.Second
-	c.RequestsPerSecond = 1000
-	c.RequestBurst = 2000
+	c.HeartbeatInterval = time.Second      // failures show within seconds
+	c.SessionTimeout = 3 * time.Second     // 3 missed heartbeats
+	c.GCInterval = time.Second             // expiries show within a second
+	c.LookupTimeout = 5 * time.Second      // loopback answers in milliseconds
+	c.LookupSettle = 25 * time.Millisecond // many loopback RTTs
+	c.ReplicateTimeout = 2 * time.Second   // two heartbeats
+	c.GossipInterval = time.Second         // views converge within seconds
+	c.CertTTL = 30 * time.Second           // a killed supernode leaves every view within a run
+	c.RepairDelay = 200 * time.Millisecond // a fifth of a gossip round
+	c.MirrorTTL = 10 * time.Second         // withdrawals show within a run
+	c.RequestsPerSecond = 1000             // test clients hammer one supernode
+	c.RequestBurst = 2000                  // 2 s of that
+	// Ten times the default: load tests announce in bulk.
 	c.CIDsPerSecond = CIDRates{PerLeaf: 20000, PerPrefix: 40000, Total: 200000}
-	c.MaxLeavesPerPrefix = 0 // every process of a testnet may share 127.0.0.1 as source
-	c.PrefixBits4, c.PrefixBits6 = 32, 128
+	c.MaxLeavesPerPrefix = 0               // every process of a testnet may share 127.0.0.1 as source
+	c.PrefixBits4, c.PrefixBits6 = 32, 128 // one diversity prefix per address
 	return c
 }
 
-// Option changes a Config.
-type Option func(*Config) error
-
-// WithConfig replaces the whole configuration.
-func WithConfig(c Config) Option { return func(dst *Config) error { *dst = c; return nil } }
-
-// WithBootstrap sets the supernodes to join through.
-func WithBootstrap(peers ...peer.AddrInfo) Option {
-	return func(c *Config) error { c.BootstrapPeers = peers; return nil }
-}
-
-// WithRecordTTL sets the record lifetime.
-func WithRecordTTL(d time.Duration) Option {
-	return func(c *Config) error { c.RecordTTL = d; return nil }
-}
-
-// WithMaxLeaves sets the leaf capacity.
-func WithMaxLeaves(n int) Option { return func(c *Config) error { c.MaxLeaves = n; return nil } }
-
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(c *Config) error { c.Logger = l; return nil } }
-
-// WithDatastore keeps the records in d.
-func WithDatastore(d ds.Batching) Option {
-	return func(c *Config) error { c.Datastore = d; return nil }
-}
-
 // Validate reports the first unusable field.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	bad := func(field, why string) error { return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, why) }
 	switch {
 	case c.ReplicationFactor < 1:

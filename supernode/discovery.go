@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-
-	"github.com/supertracker/supertracker/protocol/pb"
 )
 
 // Supernodes lists up to limit supernodes usable for placement, this one
@@ -32,7 +30,7 @@ func (n *Node) Supernodes(limit int) []peer.AddrInfo {
 // that are not in the view: supernodes that lost each other (several
 // elected at once, a partition) merge back into one overlay. Each peer is
 // tried at most once a minute.
-func (n *Node) learn(ps []*pb.Peer) {
+func (n *Node) learn(ps []peer.AddrInfo) {
 	now := n.clock.Now()
 	var todo []peer.AddrInfo
 	n.mu.Lock()
@@ -44,9 +42,8 @@ func (n *Node) learn(ps []*pb.Peer) {
 			delete(n.tried, p)
 		}
 	}
-	for _, p := range ps {
-		ai, err := n.cfg.Limits.PeerFromPB(p)
-		if err != nil || ai.ID == n.host.ID() {
+	for _, ai := range ps {
+		if ai.ID == n.host.ID() {
 			continue
 		}
 		if m, ok := n.view.Get(ai.ID); ok && m.Verified && !m.Down {

@@ -25,7 +25,7 @@
 //	cfg := supernode.DefaultConfig()          // or LocalConfig() on one machine
 //	cfg.Datastore = leveldbDatastore          // records survive restarts
 //	cfg.BootstrapPeers = []peer.AddrInfo{...} // any supernode of the overlay
-//	sn, err := supernode.New(h, supernode.WithConfig(cfg))
+//	sn, err := supernode.New(h, cfg)
 //	if err != nil { ... }                     // nothing is left running
 //	defer sn.Close()
 //	...

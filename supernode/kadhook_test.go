@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -30,10 +31,7 @@ func kadProviders(t *testing.T, sn *supernode.Node, c cid.Cid) []peer.AddrInfo {
 }
 
 func TestEverySupernodeAnswersStockClients(t *testing.T) {
-	cfg := inproc.SupernodeConfig()
-	cfg.ReplicationFactor = 2
-	sns := inproc.StartSupernodes(t, 5, cfg)
-	l := inproc.StartLeaf(t, inproc.LeafConfig(inproc.Infos(sns)[:1]))
+	sns, _, l := startWithLeaf(t, 5, 2)
 	c := inproc.CID(t, "every-supernode")
 	if _, err := l.Announce(t.Context(), []cid.Cid{c}); err != nil {
 		t.Fatal(err)
@@ -51,11 +49,7 @@ func TestEverySupernodeAnswersStockClients(t *testing.T) {
 // supernode outside the replica set (within the 2r window a replica store
 // is accepted in) stores it, and must not serve it to stock clients.
 func TestStockClientsNeverSeeAReplayedWithdrawnRecord(t *testing.T) {
-	cfg := inproc.SupernodeConfig()
-	cfg.ReplicationFactor = 2
-	sns := inproc.StartSupernodes(t, 5, cfg)
-	infos := inproc.Infos(sns)
-	victim := inproc.StartLeaf(t, inproc.LeafConfig(infos[:1]))
+	sns, infos, victim := startWithLeaf(t, 5, 2)
 	c := inproc.CID(t, "withdrawn-replayed")
 	if _, err := victim.Announce(t.Context(), []cid.Cid{c}); err != nil {
 		t.Fatal(err)
@@ -113,27 +107,13 @@ func TestStockClientsNeverSeeAReplayedWithdrawnRecord(t *testing.T) {
 // answers GET_PROVIDERS with the peerstore's addresses of a provider: the
 // planted address must not reach a stock client.
 func TestStockClientsGetOnlySignedAddresses(t *testing.T) {
-	cfg := inproc.SupernodeConfig()
-	cfg.ReplicationFactor = 2
-	sns := inproc.StartSupernodes(t, 3, cfg)
-	infos := inproc.Infos(sns)
-	victim := inproc.StartLeaf(t, inproc.LeafConfig(infos[:1]))
+	sns, infos, victim := startWithLeaf(t, 3, 2)
 	c := inproc.CID(t, "planted-address")
 	if _, err := victim.Announce(t.Context(), []cid.Cid{c}); err != nil {
 		t.Fatal(err)
 	}
-	planted := ma.StringCast("/ip4/6.6.6.6/tcp/6666")
 	h := inproc.NewHost(t)
-	for _, ai := range infos {
-		lc, err := attack.DialLeaf(t.Context(), h, ai)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := lc.Attach(protocol.DefaultLimits.PeerToPB(peer.AddrInfo{ID: victim.Host().ID(), Addrs: []ma.Multiaddr{planted}})); err != nil {
-			t.Fatal(err)
-		}
-		lc.Close()
-	}
+	planted := plantAddress(t, h, infos, victim.Host().ID())
 	hasPlanted := func(ai peer.AddrInfo) bool {
 		for _, a := range ai.Addrs {
 			if a.Equal(planted) {
@@ -177,18 +157,8 @@ func TestPlantedAddressesDoNotStick(t *testing.T) {
 	sns := inproc.StartSupernodes(t, 3, inproc.SupernodeConfig())
 	infos := inproc.Infos(sns)
 	victim := inproc.StartLeaf(t, inproc.LeafConfig(infos[:1]))
-	planted := ma.StringCast("/ip4/6.6.6.6/tcp/6666")
 	h := inproc.NewHost(t)
-	for _, ai := range infos {
-		lc, err := attack.DialLeaf(t.Context(), h, ai)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := lc.Attach(protocol.DefaultLimits.PeerToPB(peer.AddrInfo{ID: victim.Host().ID(), Addrs: []ma.Multiaddr{planted}})); err != nil {
-			t.Fatal(err)
-		}
-		lc.Close()
-	}
+	planted := plantAddress(t, h, infos, victim.Host().ID())
 	// A supernode tries the named peer for at most 10 s (Connect's bound).
 	inproc.WaitFor(t, 15*time.Second, "planted addresses to leave every peerstore", func() bool {
 		for _, sn := range sns {
@@ -211,4 +181,23 @@ func TestPlantedAddressesDoNotStick(t *testing.T) {
 			}
 		}
 	}
+}
+
+// plantAddress has h, a hostile leaf, attach to every supernode of infos
+// and report victim as a supernode at a planted address; it returns that
+// address.
+func plantAddress(t *testing.T, h host.Host, infos []peer.AddrInfo, victim peer.ID) ma.Multiaddr {
+	t.Helper()
+	planted := ma.StringCast("/ip4/6.6.6.6/tcp/6666")
+	for _, ai := range infos {
+		lc, err := attack.DialLeaf(t.Context(), h, ai)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lc.Attach(protocol.DefaultLimits.PeerToPB(peer.AddrInfo{ID: victim, Addrs: []ma.Multiaddr{planted}})); err != nil {
+			t.Fatal(err)
+		}
+		lc.Close()
+	}
+	return planted
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 const writeTimeout = 10 * time.Second
@@ -60,7 +61,7 @@ func (n *Node) handleLeafStream(s network.Stream) {
 
 func (n *Node) writeResponse(s network.Stream, resp *pb.Response) error {
 	_ = s.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return protocol.WriteMsg(protocol.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: n.ctx}, resp)
+	return protocol.WriteMsg(traffic.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: n.ctx}, resp)
 }
 
 // serveFrame decodes one request and answers it; it never panics on input.
@@ -87,8 +88,8 @@ func refuse(status pb.Status, format string, args ...any) error {
 	return &protocol.StatusError{Status: status, Msg: fmt.Sprintf(format, args...)}
 }
 
-// serve dispatches one valid request.
-func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
+// serve dispatches one decoded request.
+func (n *Node) serve(remote peer.ID, req *protocol.Request) (*pb.Response, error) {
 	now := n.clock.Now()
 	if !n.lim.allow(remote, now) {
 		return nil, refuse(pb.Status_RATE_LIMITED, "more than %.0f requests/s", n.cfg.RequestsPerSecond)
@@ -100,7 +101,7 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 	}
 	switch b := req.Body.(type) {
 	case *pb.Request_Attach:
-		n.learn(b.Attach.GetSupernodes())
+		n.learn(req.Supernodes)
 		if err := n.sess.attach(remote, n.prefixOf(remote), b.Attach.GetPrimary(), n.cfg.MaxLeaves, n.cfg.MaxLeavesPerPrefix, now); err != nil {
 			return nil, err
 		}
@@ -130,7 +131,7 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 	}
 	switch b := req.Body.(type) {
 	case *pb.Request_Heartbeat:
-		n.learn(b.Heartbeat.GetSupernodes())
+		n.learn(req.Supernodes)
 		n.sess.touch(remote, b.Heartbeat.GetPrimary(), now)
 		return &pb.Response{Body: &pb.Response_Heartbeat{Heartbeat: &pb.HeartbeatResponse{Load: n.loadReport()}}}, nil
 	case *pb.Request_Announce:
@@ -143,8 +144,7 @@ func (n *Node) serve(remote peer.ID, req *pb.Request) (*pb.Response, error) {
 	case *pb.Request_Lookup:
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LookupTimeout)
 		defer cancel()
-		c, _ := n.cfg.Limits.CIDFromBytes(b.Lookup.Cid) // validated by DecodeRequest
-		hs, err := n.LookupHolders(ctx, c.Hash(), int(b.Lookup.Limit))
+		hs, err := n.LookupHolders(ctx, req.CID.Hash(), int(b.Lookup.Limit))
 		if err != nil {
 			return nil, err
 		}

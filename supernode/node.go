@@ -1,6 +1,7 @@
 package supernode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/supertracker/supertracker/protocol"
+	"github.com/supertracker/supertracker/protocol/traffic"
 	"github.com/supertracker/supertracker/supernode/membership"
 	"github.com/supertracker/supertracker/supernode/recordstore"
 )
@@ -92,24 +94,15 @@ type Node struct {
 	closeOnce sync.Once
 }
 
-// New starts a supernode on h. Options are applied over DefaultConfig and
-// then validated; on error nothing is left running.
-func New(h host.Host, opts ...Option) (*Node, error) {
-	cfg := DefaultConfig()
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
+// New starts a supernode on h with cfg (start from DefaultConfig or
+// LocalConfig); an invalid cfg is refused with ErrInvalidConfig. On error
+// nothing is left running.
+func New(h host.Host, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Meter == nil {
-		cfg.Meter = &protocol.Meter{}
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.New()
-	}
+	cfg.Meter = cmp.Or(cfg.Meter, &traffic.Meter{}) // nil: a meter of its own
+	cfg.Clock = cmp.Or(cfg.Clock, clock.New())      // nil: the wall clock
 	n := &Node{
 		cfg:        cfg,
 		host:       h,
@@ -357,7 +350,7 @@ func (n *Node) Host() host.Host { return n.host }
 func (n *Node) DHT() *dht.IpfsDHT { return n.dht }
 
 // Traffic returns the supernode's traffic counts by kind.
-func (n *Node) Traffic() map[string]protocol.Counts { return n.cfg.Meter.Snapshot() }
+func (n *Node) Traffic() map[string]traffic.Counts { return n.cfg.Meter.Snapshot() }
 
 // RecordTTL is how long records live without a refresh.
 func (n *Node) RecordTTL() time.Duration { return n.cfg.RecordTTL }

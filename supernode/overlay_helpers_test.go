@@ -2,8 +2,13 @@ package supernode_test
 
 import (
 	"fmt"
+	"testing"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/supertracker/supertracker/leaf"
+	"github.com/supertracker/supertracker/supernode"
+	"github.com/supertracker/supertracker/testnet/inproc"
 )
 
 func holderSet(ais []peer.AddrInfo) map[peer.ID]bool {
@@ -24,4 +29,16 @@ func sameSet(got map[peer.ID]bool, want []peer.ID) error {
 		}
 	}
 	return nil
+}
+
+// startWithLeaf starts n supernodes storing each record r times and one
+// leaf attached to the first; it returns the supernodes, their addresses
+// and the leaf.
+func startWithLeaf(t *testing.T, n, r int) ([]*supernode.Node, []peer.AddrInfo, *leaf.Agent) {
+	t.Helper()
+	cfg := inproc.SupernodeConfig()
+	cfg.ReplicationFactor = r
+	sns := inproc.StartSupernodes(t, n, cfg)
+	infos := inproc.Infos(sns)
+	return sns, infos, inproc.StartLeaf(t, inproc.LeafConfig(infos[:1]))
 }

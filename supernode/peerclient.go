@@ -14,6 +14,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // errSessionClosed: the session's stream failed or was closed.
@@ -115,7 +116,7 @@ func (c *peerClient) call(ctx context.Context, req *pb.PeerRequest) (*pb.PeerRes
 	}
 	c.wmu.Lock()
 	_ = c.s.SetWriteDeadline(time.Now().Add(writeTimeout))
-	err := protocol.WriteMsg(protocol.ThrottledWriter{W: c.s, Lim: c.n.cfg.UploadLimit, Ctx: ctx}, req)
+	err := protocol.WriteMsg(traffic.ThrottledWriter{W: c.s, Lim: c.n.cfg.UploadLimit, Ctx: ctx}, req)
 	c.wmu.Unlock()
 	if err != nil {
 		forget()

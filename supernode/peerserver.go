@@ -14,6 +14,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 	"github.com/supertracker/supertracker/supernode/recordstore"
 )
 
@@ -42,7 +43,7 @@ func (n *Node) handlePeerStream(s network.Stream) {
 		wmu.Lock()
 		defer wmu.Unlock()
 		_ = s.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if err := protocol.WriteMsg(protocol.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: n.ctx}, resp); err != nil {
+		if err := protocol.WriteMsg(traffic.ThrottledWriter{W: s, Lim: n.cfg.UploadLimit, Ctx: n.ctx}, resp); err != nil {
 			s.Reset()
 			return
 		}

@@ -45,11 +45,7 @@ func objects(t *testing.T, prefix string, k int) []cid.Cid {
 // every CID on exactly 2 supernodes, the leaf's replica count honest per
 // CID, and every CID found from every leaf.
 func TestBatchIsStoredExactlyRTimes(t *testing.T) {
-	cfg := inproc.SupernodeConfig()
-	cfg.ReplicationFactor = 2
-	sns := inproc.StartSupernodes(t, 6, cfg)
-	all := inproc.Infos(sns)
-	announcer := inproc.StartLeaf(t, inproc.LeafConfig(all[:1]))
+	sns, all, announcer := startWithLeaf(t, 6, 2)
 	var lookers []*leaf.Agent
 	for i := range 3 {
 		lookers = append(lookers, inproc.StartLeaf(t, inproc.LeafConfig(all[i+2:i+3])))

@@ -14,8 +14,7 @@ import (
 // leaves attached to it, so that a leaf behind a NAT is reachable through
 // its supernodes (Skype's supernodes relayed for clients behind NAT). The
 // service is go-libp2p's own (p2p/protocol/circuitv2/relay); this only
-// decides who may use it and how much. Zero fields take the defaults of
-// DefaultRelayConfig.
+// decides who may use it and how much. Start from DefaultRelayConfig.
 type RelayConfig struct {
 	// Disabled turns the relay service off.
 	Disabled bool
@@ -44,40 +43,23 @@ type RelayConfig struct {
 // can reach 64 KiB, so the byte cap allows a few).
 func DefaultRelayConfig() RelayConfig {
 	return RelayConfig{
-		MaxDuration:              2 * time.Minute,
-		MaxBytes:                 1 << 20,
-		ReservationTTL:           time.Hour,
-		MaxCircuits:              16,
-		MaxReservationsPerIP:     8,
-		MaxReservationsPerPrefix: 32,
+		MaxDuration:              2 * time.Minute, // libp2p's own: time for a query and a DCUtR upgrade
+		MaxBytes:                 1 << 20,         // a few 64 KiB bt-peers answers
+		ReservationTTL:           time.Hour,       // libp2p's own; leaves renew before it lapses
+		MaxCircuits:              16,              // libp2p's own per-peer cap
+		MaxReservationsPerIP:     8,               // libp2p's own: a household behind one NAT
+		MaxReservationsPerPrefix: 32,              // libp2p's per-ASN cap, per /24 here
+		// MaxReservations 0: one per leaf slot (Config.MaxLeaves).
 	}
 }
 
-// withDefaults fills zero fields; maxLeaves is the MaxReservations default.
-func (c RelayConfig) withDefaults(maxLeaves int) RelayConfig {
-	d := DefaultRelayConfig()
-	if c.MaxDuration == 0 {
-		c.MaxDuration = d.MaxDuration
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = d.MaxBytes
-	}
-	if c.ReservationTTL == 0 {
-		c.ReservationTTL = d.ReservationTTL
-	}
+// maxReservations is MaxReservations, or the supernode's leaf capacity
+// when it is 0.
+func (c RelayConfig) maxReservations(maxLeaves int) int {
 	if c.MaxReservations == 0 {
-		c.MaxReservations = maxLeaves
+		return maxLeaves
 	}
-	if c.MaxCircuits == 0 {
-		c.MaxCircuits = d.MaxCircuits
-	}
-	if c.MaxReservationsPerIP == 0 {
-		c.MaxReservationsPerIP = d.MaxReservationsPerIP
-	}
-	if c.MaxReservationsPerPrefix == 0 {
-		c.MaxReservationsPerPrefix = d.MaxReservationsPerPrefix
-	}
-	return c
+	return c.MaxReservations
 }
 
 func (c RelayConfig) validate() error {
@@ -86,6 +68,11 @@ func (c RelayConfig) validate() error {
 		return fmt.Errorf("%w: Relay durations and byte cap must be ≥ 0", ErrInvalidConfig)
 	case c.MaxReservations < 0, c.MaxCircuits < 0, c.MaxReservationsPerIP < 0, c.MaxReservationsPerPrefix < 0:
 		return fmt.Errorf("%w: Relay counts must be ≥ 0", ErrInvalidConfig)
+	case c.Disabled:
+	case c.MaxDuration == 0, c.MaxBytes == 0, c.ReservationTTL == 0:
+		return fmt.Errorf("%w: Relay durations and byte cap must be > 0 (start from DefaultRelayConfig)", ErrInvalidConfig)
+	case c.MaxCircuits == 0, c.MaxReservationsPerIP == 0, c.MaxReservationsPerPrefix == 0:
+		return fmt.Errorf("%w: Relay per-peer, per-IP and per-prefix caps must be ≥ 1 (start from DefaultRelayConfig)", ErrInvalidConfig)
 	}
 	return nil
 }
@@ -96,13 +83,13 @@ func (n *Node) startRelay() (*relay.Relay, error) {
 	if n.cfg.Relay.Disabled {
 		return nil, nil
 	}
-	c := n.cfg.Relay.withDefaults(n.cfg.MaxLeaves)
+	c := n.cfg.Relay
 	prefix := func(a ma.Multiaddr) string { return prefixGroup(a, n.cfg.PrefixBits4, n.cfg.PrefixBits6) }
 	acl := newRelayACL(n.sess.attached, prefix, c.MaxReservationsPerPrefix, c.ReservationTTL, n.clock.Now)
 	rc := relay.DefaultResources()
 	rc.Limit = &relay.RelayLimit{Duration: c.MaxDuration, Data: c.MaxBytes}
 	rc.ReservationTTL = c.ReservationTTL
-	rc.MaxReservations = c.MaxReservations
+	rc.MaxReservations = c.maxReservations(n.cfg.MaxLeaves)
 	rc.MaxCircuits = c.MaxCircuits
 	rc.MaxReservationsPerIP = c.MaxReservationsPerIP
 	// The reservation tells the leaf our public addresses to build its

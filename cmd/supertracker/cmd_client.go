@@ -188,7 +188,7 @@ func printStatus(w io.Writer, s *httpapi.Status) {
 	if s.Rho != nil {
 		fmt.Fprintf(w, "load:     ρ = %.3f\n", *s.Rho)
 	}
-	if len(s.Election) > 0 {
+	if s.Election != nil {
 		fmt.Fprintf(w, "election: %s\n", electionText(s.Election))
 	}
 }

@@ -99,7 +99,7 @@ func leafMain(stdout, stderr io.Writer, o *leafOpts) error {
 		return err
 	}
 	defer h.Close()
-	agent, err := leaf.New(h, leaf.WithConfig(cfg))
+	agent, err := leaf.New(h, cfg)
 	if err != nil {
 		return err
 	}

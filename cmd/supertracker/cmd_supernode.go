@@ -129,7 +129,7 @@ func supernodeMain(stdout, stderr io.Writer, o *supernodeOpts) error {
 		return err
 	}
 	defer h.Close()
-	sn, err := supernode.New(h, supernode.WithConfig(cfg))
+	sn, err := supernode.New(h, cfg)
 	if err != nil {
 		return err
 	}

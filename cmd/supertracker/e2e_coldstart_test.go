@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -468,7 +467,7 @@ func TestEndToEndSupernodeSleeps(t *testing.T) {
 				seen = time.Since(woke)
 			}
 			el = enElection{}
-			if err := json.Unmarshal(st.Election, &el); err != nil {
+			if err := electionJSON(st.Election, &el); err != nil {
 				t.Fatal(err)
 			}
 			if el.Role == "leaf" {

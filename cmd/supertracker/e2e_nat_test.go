@@ -389,12 +389,12 @@ func TestNATNodeNeverElected(t *testing.T) {
 		if ns.Role != httpapi.RoleLeaf {
 			t.Fatalf("the NATed node became %s", ns.Role)
 		}
-		if err := json.Unmarshal(ns.Election, &natEl); err != nil {
+		if err := electionJSON(ns.Election, &natEl); err != nil {
 			t.Fatalf("NATed node's election status: %v", err)
 		}
 		ps := pub.status(t)
 		var pubEl election.Status
-		_ = json.Unmarshal(ps.Election, &pubEl)
+		_ = electionJSON(ps.Election, &pubEl)
 		return ps.Role == httpapi.RoleSupernode, "public node is " + ps.Role + ":\n" + pubEl.String() + "\nNATed node:\n" + natEl.String()
 	})
 	// Under the same demand the NATed node was held back by reachability

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -260,7 +259,7 @@ func (o *enOverlay) statuses() ([]enStatus, error) {
 			defer cancel()
 			st, err := n.client.Status(ctx)
 			if err == nil {
-				err = json.Unmarshal(st.Election, &out[i].el)
+				err = electionJSON(st.Election, &out[i].el)
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", n, err)

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 	"github.com/supertracker/supertracker/supernode"
@@ -402,25 +401,23 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descMsgBytes, float64(t.BytesIn), k, "in")
 		counter(descMsgBytes, float64(t.BytesOut), k, "out")
 	}
-	if len(st.Election) > 0 {
-		var el election.Status
-		if json.Unmarshal(st.Election, &el) == nil {
-			gauge(descScore, el.Score)
-			gauge(descEligible, b2f(el.Eligible))
-			counter(descRoleChanges, float64(el.RoleChanges))
-			gauge(descDemandRho, el.Demand.Rho)
-			for _, cr := range el.Criteria {
-				gauge(descCritOK, b2f(cr.Known && cr.OK), cr.Name)
-				gauge(descCritKnown, b2f(cr.Known), cr.Name)
-				u, ok := criterionUnits[cr.Unit]
-				if !ok {
-					continue // bool: _criterion_ok is the value
-				}
-				if cr.Known {
-					gauge(u.value, cr.Value, cr.Name)
-				}
-				gauge(u.threshold, cr.Threshold, cr.Name)
+	if st.Election != nil {
+		el := st.Election.Status
+		gauge(descScore, el.Score)
+		gauge(descEligible, b2f(el.Eligible))
+		counter(descRoleChanges, float64(el.RoleChanges))
+		gauge(descDemandRho, el.Demand.Rho)
+		for _, cr := range el.Criteria {
+			gauge(descCritOK, b2f(cr.Known && cr.OK), cr.Name)
+			gauge(descCritKnown, b2f(cr.Known), cr.Name)
+			u, ok := criterionUnits[cr.Unit]
+			if !ok {
+				continue // bool: _criterion_ok is the value
 			}
+			if cr.Known {
+				gauge(u.value, cr.Value, cr.Name)
+			}
+			gauge(u.threshold, cr.Threshold, cr.Name)
 		}
 	}
 }

@@ -89,7 +89,7 @@ func TestSupernodeCloseLeavesDatastoreOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sn, err := supernode.New(h, supernode.WithConfig(cfg))
+	sn, err := supernode.New(h, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSupernodeCloseLeavesDatastoreOpen(t *testing.T) {
 		t.Fatalf("the datastore was closed with the supernode: %v", err)
 	}
 
-	sn2, err := supernode.New(h, supernode.WithConfig(cfg)) // promotion again
+	sn2, err := supernode.New(h, cfg) // promotion again
 	if err != nil {
 		t.Fatal(err)
 	}

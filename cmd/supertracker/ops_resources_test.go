@@ -91,7 +91,7 @@ func measure(t *testing.T, bin string, nLeaves int, lookupEvery time.Duration) {
 		// One supernode: no backup to fill (a leaf would otherwise keep
 		// trying the peers it met, other leaves, as backups).
 		cfg.Backups = 0
-		a, err := leaf.New(h, leaf.WithConfig(cfg))
+		a, err := leaf.New(h, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -142,23 +141,21 @@ func (v *opsView) statusPage(ctx context.Context) *statusPageData {
 				RTT: l.RTT.Round(10 * time.Microsecond).String(), Leaves: l.Leaves, MaxLeaves: l.MaxLeaves, Rho: l.Rho})
 		}
 	}
-	if len(st.Election) > 0 {
-		var el election.Status
-		if json.Unmarshal(st.Election, &el) == nil {
-			d.Election = &el
-			for _, c := range el.Criteria {
-				d.Criteria = append(d.Criteria, criterionRow(c))
+	if st.Election != nil {
+		el := st.Election.Status
+		d.Election = &el
+		for _, c := range el.Criteria {
+			d.Criteria = append(d.Criteria, criterionRow(c))
+		}
+		if p := el.Pending; p != nil {
+			state := "due in " + p.Due.Sub(el.Now).Round(time.Second).String()
+			if p.Proposed {
+				state = "proposed"
 			}
-			if p := el.Pending; p != nil {
-				state := "due in " + p.Due.Sub(el.Now).Round(time.Second).String()
-				if p.Proposed {
-					state = "proposed"
-				}
-				d.Pending = fmt.Sprintf("become %s (%s), %s: %s", p.Target, p.Cause, state, p.Reason)
-			}
-			if l := el.LastDecision; l != nil {
-				d.LastDecis = fmt.Sprintf("%s → %s, %s ago: %s", l.Kind, l.Target, el.Now.Sub(l.At).Round(time.Second), l.Reason)
-			}
+			d.Pending = fmt.Sprintf("become %s (%s), %s: %s", p.Target, p.Cause, state, p.Reason)
+		}
+		if l := el.LastDecision; l != nil {
+			d.LastDecis = fmt.Sprintf("%s → %s, %s ago: %s", l.Kind, l.Target, el.Now.Sub(l.At).Round(time.Second), l.Reason)
 		}
 	}
 	kinds := make([]string, 0, len(st.Traffic))

@@ -132,7 +132,7 @@ func TestStatusPageInChromium(t *testing.T) {
 				Known bool   `json:"known"`
 			} `json:"criteria"`
 		}
-		if err := json.Unmarshal(st.Election, &el); err != nil {
+		if err := electionJSON(st.Election, &el); err != nil {
 			return false, err.Error()
 		}
 		for _, cr := range el.Criteria {
@@ -140,7 +140,8 @@ func TestStatusPageInChromium(t *testing.T) {
 				return true, ""
 			}
 		}
-		return false, string(st.Election)
+		b, _ := json.Marshal(st.Election)
+		return false, string(b)
 	})
 	url := "http://" + n.api + "/"
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // ErrUnreachable: no dial-back address answered.
@@ -42,13 +43,7 @@ type Answers struct {
 
 // Candidacy is a leaf with a promotion pending, as a load probe's answer
 // carries it.
-type Candidacy struct {
-	Peer  peer.AddrInfo
-	Score float64
-	// Age: how long ago the candidate itself said so (0: the answering
-	// node itself); relays keep counting it.
-	Age time.Duration
-}
+type Candidacy = protocol.Candidacy
 
 // Answer is a load probe's answer, validated.
 type Answer struct {
@@ -217,7 +212,7 @@ func dialBackAllowed(from, target net.IP) bool {
 	return target.Equal(from) || (from.IsLoopback() && target.IsLoopback())
 }
 
-func call(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits, req *pb.ProbeRequest, after func(io.Writer) error) (resp *pb.ProbeResponse, err error) {
+func call(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits, req *pb.ProbeRequest, after func(io.Writer) error) (resp *protocol.ProbeResponse, err error) {
 	st, err := h.NewStream(ctx, p, protocol.ProbeProtocol)
 	if err != nil {
 		return nil, err
@@ -263,7 +258,7 @@ func MeasureUpload(ctx context.Context, h host.Host, p peer.ID, limits protocol.
 	req := &pb.ProbeRequest{Body: &pb.ProbeRequest_Bandwidth{Bandwidth: &pb.BandwidthProbe{
 		MaxBytes: uint32(maxBytes), DurationMs: uint32(d.Milliseconds())}}}
 	resp, err := call(ctx, h, p, limits, req, func(w io.Writer) error {
-		tw := protocol.ThrottledWriter{W: w, Lim: lim, Ctx: ctx}
+		tw := traffic.ThrottledWriter{W: w, Lim: lim, Ctx: ctx}
 		chunk := make([]byte, 16<<10)
 		end := time.Now().Add(d)
 		for sent := 0; sent < maxBytes && time.Now().Before(end); {
@@ -328,16 +323,5 @@ func Query(ctx context.Context, h host.Host, p peer.ID, limits protocol.Limits) 
 	if err != nil {
 		return Answer{}, fmt.Errorf("probe: load of %s: %w", p, err)
 	}
-	a := Answer{Load: resp.Load}
-	for _, sp := range resp.Supernodes {
-		if ai, err := limits.PeerFromPB(sp); err == nil { // validated by the decoder
-			a.Supernodes = append(a.Supernodes, ai)
-		}
-	}
-	for _, c := range resp.Candidates {
-		if ai, err := limits.PeerFromPB(c.GetPeer()); err == nil { // validated by the decoder
-			a.Candidates = append(a.Candidates, Candidacy{Peer: ai, Score: c.GetScore(), Age: time.Duration(c.GetAgeMs()) * time.Millisecond})
-		}
-	}
-	return a, nil
+	return Answer{Load: resp.Load, Supernodes: resp.KnownSupernodes, Candidates: resp.Candidacies}, nil
 }

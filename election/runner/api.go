@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 	"github.com/supertracker/supertracker/supernode"
@@ -48,25 +46,12 @@ func (b *APIBackend) Status(ctx context.Context) (*httpapi.Status, error) {
 		ss.Objects, ss.Traffic = s.Objects, s.Traffic // one meter for the whole node
 		s = ss
 	}
-	el, err := json.Marshal(b.Runner.electionStatus())
-	if err != nil {
-		return nil, err
-	}
-	s.Election = el
+	s.Election = b.Runner.electionStatus()
 	return s, nil
 }
 
-// ElectionStatus is the "election" object of a node's status: the
-// machine's status and, for a supernode, which supernodes its DHT routing
-// table holds (whether supernodes that promoted apart merged into one DHT).
-type ElectionStatus struct {
-	election.Status
-	// DHTPeers: peer IDs in the DHT routing table (supernode only).
-	DHTPeers []string `json:"dht_peers,omitempty"`
-}
-
-func (r *Runner) electionStatus() ElectionStatus {
-	s := ElectionStatus{Status: r.Status()}
+func (r *Runner) electionStatus() *httpapi.ElectionStatus {
+	s := &httpapi.ElectionStatus{Status: r.Status()}
 	if sn := r.Supernode(); sn != nil {
 		for _, p := range sn.DHT().RoutingTable().ListPeers() {
 			s.DHTPeers = append(s.DHTPeers, p.String())

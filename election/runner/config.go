@@ -23,7 +23,11 @@ const (
 	ForceSupernode = "supernode"
 )
 
-// Config configures a Runner.
+// Config configures a Runner. Start from a preset (DefaultConfig,
+// LocalConfig, or Preset by name), change fields, and pass it to New,
+// which validates it and does not change it. Logger, UploadLimit and
+// Election.MaxLeaves apply to both roles: New sets them in Leaf and
+// Supernode.
 type Config struct {
 	// Election thresholds.
 	Election election.Config
@@ -66,36 +70,52 @@ type Config struct {
 // DefaultConfig is for nodes on the Internet.
 func DefaultConfig() Config {
 	return Config{
-		Election:        election.DefaultConfig(),
-		Leaf:            leaf.DefaultConfig(),
-		Supernode:       supernode.DefaultConfig(),
-		Tick:            5 * time.Second,
-		ProbeInterval:   20 * time.Minute, // under the election's 1 h MeasurementTTL
-		ProbeBytes:      1 << 20,          // ≤ 1 MiB per probe: ~2.5 MiB an hour
-		ProbeDuration:   2 * time.Second,
-		HandoverTimeout: 30 * time.Second,
-		SuspendGap:      time.Minute, // 12 ticks; leaves fail over within seconds
-		Logger:          slog.Default(),
+		Election:        election.DefaultConfig(),  // thresholds in hours, as Gnutella's ultrapeers
+		Leaf:            leaf.DefaultConfig(),      // a desktop agent
+		Supernode:       supernode.DefaultConfig(), // a supernode on the Internet
+		Tick:            5 * time.Second,           // decisions take minutes; measurements are cheap to feed
+		ProbeInterval:   20 * time.Minute,          // under the election's 1 h MeasurementTTL
+		ProbeBytes:      1 << 20,                   // ≤ 1 MiB per probe: ~2.5 MiB an hour
+		ProbeDuration:   2 * time.Second,           // long enough to measure a rate, short enough to repeat
+		HandoverTimeout: 30 * time.Second,          // leaves attach elsewhere within a few heartbeats
+		SuspendGap:      time.Minute,               // 12 ticks; leaves fail over within seconds
+		Logger:          slog.Default(),            // the process's logger
 	}
 }
 
 // LocalConfig is for testnets on one machine (seconds, not hours).
 func LocalConfig() Config {
 	c := DefaultConfig()
-	c.Election = election.LocalConfig()
-	c.Supernode = supernode.LocalConfig()
-	c.Tick = time.Second
-	c.ProbeInterval = 20 * time.Second // under LocalConfig's 1 min TTLs
-	c.ProbeBytes = 256 << 10
-	c.ProbeDuration = time.Second
-	c.HandoverTimeout = 10 * time.Second
-	c.SuspendGap = 10 * time.Second            // 10 ticks
-	c.Leaf.DiscoveryInterval = 5 * time.Second // new supernodes appear within seconds
+	c.Election = election.LocalConfig()   // thresholds in seconds
+	c.Leaf = leaf.LocalConfig()           // new supernodes appear within seconds
+	c.Supernode = supernode.LocalConfig() // fast heartbeats, gossip and GC
+	c.Tick = time.Second                  // the election's windows are seconds
+	c.ProbeInterval = 20 * time.Second    // under LocalConfig's 1 min TTLs
+	c.ProbeBytes = 256 << 10              // loopback is fast; keep the CPU for the testnet
+	c.ProbeDuration = time.Second         // a quarter MiB over loopback takes far less
+	c.HandoverTimeout = 10 * time.Second  // local leaves re-attach within a second or two
+	c.SuspendGap = 10 * time.Second       // 10 ticks
 	return c
 }
 
-// Validate reports the first unusable field.
-func (c *Config) Validate() error {
+// Preset returns the named node configuration: "default" (DefaultConfig)
+// or "local" (LocalConfig). Its Election, Leaf and Supernode are the
+// same-named presets of those packages, so a command that runs only a leaf
+// or only a supernode takes its part.
+func Preset(name string) (Config, error) {
+	switch name {
+	case "default":
+		return DefaultConfig(), nil
+	case "local":
+		return LocalConfig(), nil
+	}
+	return Config{}, fmt.Errorf("%w: preset %q: want default or local", ErrInvalidConfig, name)
+}
+
+// Validate reports the first unusable field, checking the leaf and
+// supernode configurations as the runner will use them (roles). It does
+// not change c.
+func (c Config) Validate() error {
 	bad := func(field, why string) error { return fmt.Errorf("%w: %s %s", ErrInvalidConfig, field, why) }
 	switch {
 	case c.Tick <= 0:
@@ -116,11 +136,20 @@ func (c *Config) Validate() error {
 	if err := c.Election.Validate(); err != nil {
 		return err
 	}
+	r := c.roles()
+	if err := r.Supernode.Validate(); err != nil {
+		return err
+	}
+	return r.Leaf.Validate()
+}
+
+// roles returns c with what the node decides for both of its roles set in
+// their configurations: one Logger, the election's MaxLeaves as the
+// supernode's capacity (demand is measured against it), and one
+// UploadLimit.
+func (c Config) roles() Config {
 	c.Supernode.Logger, c.Leaf.Logger = c.Logger, c.Logger
 	c.Supernode.MaxLeaves = c.Election.MaxLeaves
 	c.Supernode.UploadLimit = c.UploadLimit
-	if err := c.Supernode.Validate(); err != nil {
-		return err
-	}
-	return c.Leaf.Validate()
+	return c
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/election/probe"
 	"github.com/supertracker/supertracker/leaf"
-	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
+	"github.com/supertracker/supertracker/protocol/traffic"
 	"github.com/supertracker/supertracker/supernode"
 )
 
@@ -58,8 +58,9 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.roles()
 	// One meter for the node: its counts survive role changes.
-	meter := &protocol.Meter{}
+	meter := &traffic.Meter{}
 	cfg.Leaf.Meter, cfg.Supernode.Meter = meter, meter
 	now := time.Now()
 	r := &Runner{cfg: cfg, host: h, results: make(chan func(), 16)}
@@ -78,7 +79,7 @@ func New(h host.Host, cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r.m = m
-	agent, err := leaf.New(h, leaf.WithConfig(cfg.Leaf))
+	agent, err := leaf.New(h, cfg.Leaf)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +380,7 @@ func (r *Runner) promote() error {
 	for _, p := range boot {
 		cfg.BootstrapPeers = append(cfg.BootstrapPeers, p)
 	}
-	sn, err := supernode.New(r.host, supernode.WithConfig(cfg))
+	sn, err := supernode.New(r.host, cfg)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,9 @@
 //
 // # Wiring it up
 //
-//	agent, _ := leaf.New(h, leaf.WithSupernodes(sn...))
+//	cfg := leaf.DefaultConfig()
+//	cfg.Supernodes = sn
+//	agent, _ := leaf.New(h, cfg)
 //	br, err := btbridge.New(agent, btbridge.Config{})
 //	if err != nil { ... }
 //	defer br.Close() // before agent.Close: it withdraws the torrents

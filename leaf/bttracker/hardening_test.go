@@ -52,17 +52,8 @@ func TestCrossSiteRequestsChangeNothing(t *testing.T) {
 		{"Origin": "null"},
 	} {
 		for _, path := range []string{"/announce?" + q, "/scrape?info_hash=" + escapeAll(s20(ih(1)))} {
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-			for k, v := range h {
-				req.Header.Set(k, v)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusForbidden {
-				t.Errorf("%v %s: status %d, want 403", h, path[:9], resp.StatusCode)
+			if code := getStatus(t, srv.URL+path, h); code != http.StatusForbidden {
+				t.Errorf("%v %s: status %d, want 403", h, path[:9], code)
 			}
 			if got := rec.last(t).Result; got != ResultCrossSite {
 				t.Errorf("%v: observed %q, want %q", h, got, ResultCrossSite)
@@ -75,17 +66,8 @@ func TestCrossSiteRequestsChangeNothing(t *testing.T) {
 	// A BitTorrent client (no browser markers) and a person typing the URL
 	// (Sec-Fetch-Site: none) are served.
 	for _, h := range []map[string]string{{"User-Agent": "Transmission/4.0"}, {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"}} {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/announce?"+q, nil)
-		for k, v := range h {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%v: status %d", h, resp.StatusCode)
+		if code := getStatus(t, srv.URL+"/announce?"+q, h); code != 200 {
+			t.Errorf("%v: status %d", h, code)
 		}
 	}
 	if n := tr.numAnnounces(); n != 2 {
@@ -248,4 +230,19 @@ func TestOnRequest(t *testing.T) {
 	if got := rec.last(t); got != (RequestInfo{Protocol: ProtocolHTTP, Kind: KindScrape, Result: ResultOK, InfoHashes: 2}) {
 		t.Errorf("scrape observed as %+v", got)
 	}
+}
+
+// getStatus GETs url with header and returns the HTTP status.
+func getStatus(t *testing.T, url string, header map[string]string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

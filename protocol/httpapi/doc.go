@@ -1,7 +1,7 @@
 // Package httpapi is the local HTTP/JSON API that a supertracker node serves
 // on --api (127.0.0.1 by default) for desktop apps, scripts and the CLI:
-// paths, request and response types, and a Go client. It imports nothing
-// else of supertracker's.
+// paths, request and response types, and a Go client. Of supertracker's
+// packages it imports only election, whose Status it reports.
 //
 // Endpoints (every body is JSON; errors are {"error": "..."} with a 4xx/5xx):
 //

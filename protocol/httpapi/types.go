@@ -1,6 +1,6 @@
 package httpapi
 
-import "encoding/json"
+import "github.com/supertracker/supertracker/election"
 
 // Paths served on --api.
 const (
@@ -44,12 +44,21 @@ type Status struct {
 	// supernodes relaying for it.
 	Relay *RelayStatus `json:"relay,omitempty"`
 	// Election state when the node runs the election (supertracker node).
-	Election json.RawMessage `json:"election,omitempty"`
+	Election *ElectionStatus `json:"election,omitempty"`
 	// Traffic by libp2p protocol ID since the process started (messages
 	// where the node counts them, bytes from libp2p's bandwidth counter).
 	Traffic map[string]Traffic `json:"traffic,omitempty"`
 	// UptimeSeconds since the process started.
 	UptimeSeconds float64 `json:"uptime_seconds"`
+}
+
+// ElectionStatus is the "election" object of a node's status: the election
+// machine's status and, for a supernode, which supernodes its DHT routing
+// table holds (whether supernodes that promoted apart merged into one DHT).
+type ElectionStatus struct {
+	election.Status
+	// DHTPeers: peer IDs in the DHT routing table (supernode only).
+	DHTPeers []string `json:"dht_peers,omitempty"`
 }
 
 // RelayStatus is a leaf's reachability and its relay slots.

@@ -119,7 +119,7 @@ func (l *Lab) Supernodes(ctx context.Context, n int, cfg supernode.Config) ([]*s
 		if err != nil {
 			return nil, err
 		}
-		sn, err := supernode.New(h, supernode.WithConfig(c))
+		sn, err := supernode.New(h, c)
 		if err != nil {
 			return nil, fmt.Errorf("attack: supernode %d: %w", i, err)
 		}
@@ -166,7 +166,7 @@ func (l *Lab) Leaf(ctx context.Context, cfg leaf.Config) (*leaf.Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := leaf.New(h, leaf.WithConfig(cfg))
+	a, err := leaf.New(h, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func (lr *Liar) serve(s network.Stream) {
 	}
 }
 
-func (lr *Liar) answer(req *pb.Request) *pb.Response {
+func (lr *Liar) answer(req *protocol.Request) *pb.Response {
 	lr.mu.Lock()
 	ttl, announce, lookup := lr.ttl, lr.announce, lr.lookup
 	lr.mu.Unlock()
@@ -216,8 +216,7 @@ func (lr *Liar) answer(req *pb.Request) *pb.Response {
 		}
 		return &pb.Response{Body: &pb.Response_Announce{Announce: announce(b.Announce.Envelope, len(b.Announce.Cids))}}
 	case *pb.Request_Lookup:
-		c, _ := protocol.DefaultLimits.CIDFromBytes(b.Lookup.Cid)
-		return &pb.Response{Body: &pb.Response_Lookup{Lookup: &pb.LookupResponse{Holders: lookup(c.Hash())}}}
+		return &pb.Response{Body: &pb.Response_Lookup{Lookup: &pb.LookupResponse{Holders: lookup(req.CID.Hash())}}}
 	}
 	return &pb.Response{Status: pb.Status_BAD_REQUEST, Error: "unknown request"}
 }

@@ -90,7 +90,7 @@ func runViewFlood(ctx context.Context, cfg ViewFloodConfig) (Row, error) {
 	if err != nil {
 		return Row{}, err
 	}
-	newcomer, err := supernode.New(nh, supernode.WithConfig(nc))
+	newcomer, err := supernode.New(nh, nc)
 	if err != nil {
 		return Row{}, err
 	}

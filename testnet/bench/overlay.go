@@ -111,7 +111,7 @@ func startOverlay(ctx context.Context, dir string, s int) (o *overlayNet, err er
 		c := supernodeConfig()
 		c.BootstrapPeers = boot
 		c.Datastore = d
-		sn, err := supernode.New(h, supernode.WithConfig(c))
+		sn, err := supernode.New(h, c)
 		if err != nil {
 			h.Close()
 			d.Close()
@@ -177,7 +177,7 @@ func (o *overlayNet) addLeaves(ctx context.Context, n, backups int, sns func(i i
 		if err != nil {
 			return err
 		}
-		a, err := leaf.New(h, leaf.WithConfig(leafConfig(infos, backups)))
+		a, err := leaf.New(h, leafConfig(infos, backups))
 		if err != nil {
 			h.Close()
 			return err
@@ -436,7 +436,7 @@ func newOverlayStore(dir string) (*overlayStore, error) {
 	}
 	c := supernodeConfig()
 	c.Datastore = d
-	sn, err := supernode.New(h, supernode.WithConfig(c))
+	sn, err := supernode.New(h, c)
 	if err != nil {
 		h.Close()
 		d.Close()

@@ -52,7 +52,7 @@ func readFrame(t *testing.T, r *protocol.MsgReader) *pb.Request {
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	return req
+	return req.Request
 }
 
 // Frames arriving in pieces reach the supernode whole and in order; only

@@ -69,7 +69,7 @@ func StartSupernodes(t testing.TB, n int, cfg supernode.Config) []*supernode.Nod
 		if i > 0 {
 			c.BootstrapPeers = []peer.AddrInfo{nodes[0].AddrInfo()}
 		}
-		sn, err := supernode.New(NewHost(t), supernode.WithConfig(c))
+		sn, err := supernode.New(NewHost(t), c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func Infos(nodes []*supernode.Node) []peer.AddrInfo {
 // StartLeaf starts a leaf agent and waits until it has a primary.
 func StartLeaf(t testing.TB, cfg leaf.Config) *leaf.Agent {
 	t.Helper()
-	a, err := leaf.New(NewHost(t), leaf.WithConfig(cfg))
+	a, err := leaf.New(NewHost(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (o *overlay) setup(ctx context.Context, s *Schedule, w *world) error {
 		}
 		c := cfg
 		c.BootstrapPeers = pick(o.rng, first, 4)
-		sn, err := supernode.New(n.h, supernode.WithConfig(c))
+		sn, err := supernode.New(n.h, c)
 		if err != nil {
 			return fmt.Errorf("supernode %d: %w", slot, err)
 		}
@@ -177,7 +177,7 @@ func (o *overlay) join(ctx context.Context, slot int) error {
 	}
 	known := pick(o.rng, infos, o.s.Cfg.BootstrapSupernodes)
 	o.mu.Unlock()
-	a, err := leaf.New(n.h, leaf.WithConfig(overlayLeafConfig(known, o.s.Cfg.LookupTimeout)))
+	a, err := leaf.New(n.h, overlayLeafConfig(known, o.s.Cfg.LookupTimeout))
 	if err != nil {
 		return err
 	}

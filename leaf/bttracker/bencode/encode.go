@@ -2,6 +2,7 @@ package bencode
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 )
@@ -40,6 +41,18 @@ func appendUint(dst []byte, n uint64) []byte {
 	return append(dst, 'e')
 }
 
+// appendList encodes es as a bencode list of values one level deeper.
+func appendList[E any](dst []byte, es []E, depth int) ([]byte, error) {
+	dst = append(dst, 'l')
+	for _, e := range es {
+		var err error
+		if dst, err = appendValue(dst, e, depth+1); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, 'e'), nil
+}
+
 func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	if depth > maxEncodeDepth {
 		return nil, fmt.Errorf("bencode: encode: nesting deeper than %d", maxEncodeDepth)
@@ -49,35 +62,12 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		return appendString(dst, v), nil
 	case []byte:
 		return appendString(dst, string(v)), nil
-	case int:
-		return appendInt(dst, int64(v)), nil
-	case int8:
-		return appendInt(dst, int64(v)), nil
-	case int16:
-		return appendInt(dst, int64(v)), nil
-	case int32:
-		return appendInt(dst, int64(v)), nil
-	case int64:
-		return appendInt(dst, v), nil
-	case uint:
-		return appendUint(dst, uint64(v)), nil
-	case uint8:
-		return appendUint(dst, uint64(v)), nil
-	case uint16:
-		return appendUint(dst, uint64(v)), nil
-	case uint32:
-		return appendUint(dst, uint64(v)), nil
-	case uint64:
-		return appendUint(dst, v), nil
+	case int, int8, int16, int32, int64:
+		return appendInt(dst, reflect.ValueOf(v).Int()), nil
+	case uint, uint8, uint16, uint32, uint64:
+		return appendUint(dst, reflect.ValueOf(v).Uint()), nil
 	case []any:
-		dst = append(dst, 'l')
-		for _, e := range v {
-			var err error
-			if dst, err = appendValue(dst, e, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, 'e'), nil
+		return appendList(dst, v, depth)
 	case []string:
 		dst = append(dst, 'l')
 		for _, e := range v {
@@ -85,14 +75,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return append(dst, 'e'), nil
 	case []map[string]any:
-		dst = append(dst, 'l')
-		for _, e := range v {
-			var err error
-			if dst, err = appendValue(dst, e, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, 'e'), nil
+		return appendList(dst, v, depth)
 	case map[string]any:
 		keys := make([]string, 0, len(v))
 		for k := range v {

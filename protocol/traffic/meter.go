@@ -1,10 +1,11 @@
-package protocol
+package traffic
 
 import (
 	"sync"
 
 	"github.com/libp2p/go-libp2p/core/metrics"
 
+	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
@@ -55,14 +56,9 @@ func (t *Meter) Snapshot() map[string]Counts {
 	return out
 }
 
-// RequestKind names a leaf request (a *pb.Request or its body) for
-// metering and metrics: "lookup", "announce", "heartbeat", "attach",
-// "supernodes", "detach" or "other".
-func RequestKind(req any) string { return requestKind(req) }
-
-// TrafficStatus merges the meter's counts with libp2p's per-protocol byte
-// counts (bw may be nil) into the API's traffic map.
-func TrafficStatus(counts map[string]Counts, bw metrics.Reporter) map[string]httpapi.Traffic {
+// Status merges the meter's counts with libp2p's per-protocol byte counts
+// (bw may be nil) into the API's traffic map.
+func Status(counts map[string]Counts, bw metrics.Reporter) map[string]httpapi.Traffic {
 	out := make(map[string]httpapi.Traffic, len(counts))
 	for k, c := range counts {
 		out[k] = httpapi.Traffic{MsgsIn: c.MsgsIn, MsgsOut: c.MsgsOut, BytesIn: c.BytesIn, BytesOut: c.BytesOut}
@@ -74,7 +70,7 @@ func TrafficStatus(counts map[string]Counts, bw metrics.Reporter) map[string]htt
 			}
 			t := out[string(p)]
 			t.BytesIn, t.BytesOut = st.TotalIn, st.TotalOut
-			if p == DHTPrefix+"/kad/1.0.0" {
+			if p == protocol.DHTPrefix+"/kad/1.0.0" {
 				if kad, ok := counts["kad"]; ok {
 					t.MsgsIn = kad.MsgsIn
 				}
