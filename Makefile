@@ -1,13 +1,25 @@
 # supertracker: build, test, run a local testnet.
 GO      ?= go
 BIN     := bin/supertracker
+LAB     := bin/supertracker-lab
 OUT     ?= testnet-out
 PREFIX  ?= /usr/local
 
-.PHONY: build test testnet attack fuzz figures load-figures scale bench install clean proto
+.PHONY: build lab test testnet attack fuzz figures load-figures scale bench install clean proto
+
+# The daemon: static (no cgo), -trimpath, stripped, with its version and
+# commit linked in (`supertracker version`, /metrics supertracker_info, the
+# libp2p agent string). The lab tools (testnet, model) are a second binary.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+VERPKG  := github.com/supertracker/supertracker/election/node
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X $(VERPKG).version=$(VERSION) -X $(VERPKG).commit=$(COMMIT)"
 
 build:
-	$(GO) build -o $(BIN) ./cmd/supertracker
+	$(GOBUILD) -o $(BIN) ./cmd/supertracker
+
+lab: build
+	$(GOBUILD) -o $(LAB) ./cmd/supertracker-lab
 
 # vet, then every test with the race detector (unit, in-process multi-node,
 # and end-to-end tests that run the real binary as processes on 127.0.0.x).
@@ -24,8 +36,8 @@ test:
 	$(GO) test -count=1 -timeout 10m -run 'TestElection' ./election/runner/
 
 # A local overlay of real processes, driven, measured and stopped.
-testnet: build
-	./$(BIN) testnet --out $(OUT)
+testnet: lab
+	./$(LAB) testnet --binary $(BIN) --out $(OUT)
 
 # The attack suite (issue 14; docs/security.md): forged and injected
 # records, eclipse by ground identities, a lying primary, a flood of one

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/supertracker/supertracker/election/node"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
@@ -32,7 +33,7 @@ announced set and reach the overlay once a supernode attaches.
 %s`, verb, exitCodesHelp), stderr)
 	api := fs.String("api", defaultAPI, "the leaf's API address")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseFlags(fs, args, -1); done {
 		return code
 	}
 	if fs.NArg() == 0 {
@@ -77,7 +78,7 @@ answer (not streamed).
 	asJSON := fs.Bool("json", false, "print the full JSON reply")
 	limit := fs.Int("limit", 0, "most holders to return (0: the protocol maximum, 50)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseFlags(fs, args, -1); done {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -126,7 +127,7 @@ leaves and load (supernode), and its election state when it runs one.
 `+exitCodesHelp, stderr)
 	api := fs.String("api", defaultAPI, "the node's API address")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseFlags(fs, args, 0); done {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -143,52 +144,6 @@ leaves and load (supernode), and its election state when it runs one.
 		_ = enc.Encode(s)
 		return 0
 	}
-	printStatus(stdout, s)
+	node.WriteStatusText(stdout, s)
 	return 0
-}
-
-func printStatus(w io.Writer, s *httpapi.Status) {
-	fmt.Fprintf(w, "role:     %s\npeer id:  %s\nuptime:   %s\n", s.Role, s.PeerID, (time.Duration(s.UptimeSeconds) * time.Second).String())
-	for i, a := range s.Addrs {
-		label := "addrs:   "
-		if i > 0 {
-			label = "         "
-		}
-		fmt.Fprintf(w, "%s %s\n", label, a)
-	}
-	if s.Role == httpapi.RoleLeaf {
-		fmt.Fprintf(w, "objects:  %d\n", s.Objects)
-		for i, a := range s.Supernodes {
-			kind := "backup "
-			if i == 0 {
-				kind = "primary"
-			}
-			fmt.Fprintf(w, "%s:  %s\n", kind, a)
-		}
-		if len(s.Supernodes) == 0 {
-			fmt.Fprintln(w, "primary:  (none attached)")
-		}
-		if r := s.Relay; r != nil {
-			fmt.Fprintf(w, "reach:    %s", r.Reachability)
-			if r.CheckedBy != "" {
-				fmt.Fprintf(w, " (dial-back by %s)", r.CheckedBy)
-			}
-			fmt.Fprintf(w, "; relay %s, slots on %d supernode(s)\n", r.Mode, len(r.Relays))
-		}
-	}
-	if s.Leaves != nil {
-		fmt.Fprintf(w, "leaves:   %d of %d\n", *s.Leaves, s.MaxLeaves)
-	}
-	if s.Records != nil {
-		fmt.Fprintf(w, "records:  %d\n", *s.Records)
-	}
-	if s.RoutingTable != nil {
-		fmt.Fprintf(w, "routing:  %d supernodes in the routing table\n", *s.RoutingTable)
-	}
-	if s.Rho != nil {
-		fmt.Fprintf(w, "load:     ρ = %.3f\n", *s.Rho)
-	}
-	if s.Election != nil {
-		fmt.Fprintf(w, "election: %s\n", electionText(s.Election))
-	}
 }

@@ -10,9 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/supertracker/supertracker/cmd/internal/layered"
 )
 
 var configRoles = []string{"supernode", "leaf", "node"}
+
+// envOf is the environment variable of a flag.
+func envOf(name string) string { return "SUPERTRACKER_" + strings.ToUpper(layered.KeyOf(name)) }
 
 func noEnv(string) (string, bool) { return "", false }
 
@@ -24,7 +29,7 @@ func envMap(m map[string]string) func(string) (string, bool) {
 func values(c *cmdFlags) map[string]string {
 	out := map[string]string{}
 	c.VisitAll(func(f *flag.Flag) {
-		if configurable(f) {
+		if layered.Configurable(f) {
 			out[f.Name] = f.Value.String()
 		}
 	})
@@ -44,7 +49,7 @@ func loadFile(t *testing.T, role, path string, env func(string) (string, bool), 
 	if err := c.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return c, c.load(env)
+	return c, c.Load(env)
 }
 
 func writeFile(t *testing.T, content string) string {
@@ -75,10 +80,10 @@ func TestConfigInitRoundTrip(t *testing.T) {
 			// its flag and variable.
 			defaults, _ := roleFlags(role)
 			defaults.VisitAll(func(f *flag.Flag) {
-				if !configurable(f) {
+				if !layered.Configurable(f) {
 					return
 				}
-				key := keyOf(f.Name)
+				key := layered.KeyOf(f.Name)
 				i := strings.Index(string(text), "\n"+key+" = ")
 				if i < 0 {
 					t.Errorf("key %s missing", key)
@@ -96,7 +101,7 @@ func TestConfigInitRoundTrip(t *testing.T) {
 			want := values(defaults)
 			for k, v := range values(got) {
 				if want[k] != v {
-					t.Errorf("%s: file gives %q, default %q", keyOf(k), v, want[k])
+					t.Errorf("%s: file gives %q, default %q", layered.KeyOf(k), v, want[k])
 				}
 			}
 			// Writing over an existing file needs --force.
@@ -114,7 +119,7 @@ func TestConfigRoundTripNonDefault(t *testing.T) {
 		t.Run(role, func(t *testing.T) {
 			c, _ := roleFlags(role)
 			c.VisitAll(func(f *flag.Flag) {
-				if !configurable(f) {
+				if !layered.Configurable(f) {
 					return
 				}
 				var v string
@@ -157,7 +162,7 @@ func TestConfigRoundTripNonDefault(t *testing.T) {
 					t.Fatalf("setting %s=%q: %v", f.Name, v, err)
 				}
 			})
-			path := writeFile(t, string(renderConfig(c, true)))
+			path := writeFile(t, string(c.Render(true, configFirst...)))
 			got, err := loadFile(t, role, path, noEnv)
 			if err != nil {
 				t.Fatalf("parsing: %v", err)
@@ -165,7 +170,7 @@ func TestConfigRoundTripNonDefault(t *testing.T) {
 			want := values(c)
 			for k, v := range values(got) {
 				if want[k] != v {
-					t.Errorf("%s: round trip gives %q, want %q", keyOf(k), v, want[k])
+					t.Errorf("%s: round trip gives %q, want %q", layered.KeyOf(k), v, want[k])
 				}
 			}
 		})
@@ -199,7 +204,7 @@ local = true
 		}
 	}
 	// $SUPERTRACKER_CONFIG names the file when --config is absent.
-	c2, err := loadFile(t, "supernode", "", envMap(map[string]string{envConfig: path}))
+	c2, err := loadFile(t, "supernode", "", envMap(map[string]string{"SUPERTRACKER_CONFIG": path}))
 	if err != nil {
 		t.Fatal(err)
 	}

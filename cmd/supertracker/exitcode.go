@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/supertracker/supertracker/election/node"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
@@ -49,7 +50,7 @@ func clientExit(err error) (int, string) {
 
 // daemonExit is the exit status of a daemon that failed to start or run.
 func daemonExit(err error) int {
-	if errors.Is(err, errInUse) {
+	if errors.Is(err, node.ErrInUse) {
 		return exitLocal
 	}
 	return exitUsage

@@ -13,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/supertracker/supertracker/election/node"
 )
 
 // Process tests of the leaf session (issue 13) on 127.0.60.100–130.
@@ -191,7 +192,7 @@ func TestDataDirListenAndNoSupernode(t *testing.T) {
 		{"supernode", leafData, nil},
 	} {
 		stderr, code := second(c.cmd, opsIP(122), c.data, c.extra...)
-		lock := filepath.Join(c.data, lockFile)
+		lock := filepath.Join(c.data, node.LockFile)
 		if code != exitLocal || !strings.Contains(stderr, lock) {
 			t.Errorf("second %s on a used --data %s: exit %d, want %d naming %s; stderr:\n%s", c.cmd, c.data, code, exitLocal, lock, stderr)
 		}

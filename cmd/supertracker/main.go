@@ -1,12 +1,17 @@
 // Command supertracker runs supertracker nodes (supernodes, leaves, nodes
-// that elect their own role), talks to their local API, runs local testnets
-// and evaluates the reliability model. Run `supertracker help` for usage.
+// that elect their own role) and talks to their local API; it parses
+// flags, environment and config file into the libraries' configs and runs
+// election/node. The lab tools (testnet, model) are cmd/supertracker-lab.
+// Run `supertracker help` for usage.
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+
+	"github.com/supertracker/supertracker/election/node"
 )
 
 type command struct {
@@ -17,17 +22,16 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"supernode", "run a supernode: a kad-dht server that serves leaves", runSupernode},
-		{"leaf", "run a leaf agent attached to supernodes, with a local HTTP API", runLeaf},
-		{"node", "run a node that elects its own role (leaf ⇄ supernode) from measurements", runNode},
+		{"supernode", "run a supernode: a kad-dht server that serves leaves", runRole(node.RoleSupernode)},
+		{"leaf", "run a leaf agent attached to supernodes, with a local HTTP API", runRole(node.RoleLeaf)},
+		{"node", "run a node that elects its own role (leaf ⇄ supernode) from measurements", runRole(node.RoleElected)},
 		{"announce", "announce CIDs through a leaf's API", runAnnounce},
 		{"withdraw", "withdraw CIDs through a leaf's API", runWithdraw},
 		{"lookup", "find the holders of a CID through a node's API", runLookup},
 		{"status", "show a node's role, identity, attachments and load", runStatus},
 		{"config", "write (config init) or check (config check) a config file", runConfig},
 		{"healthcheck", "exit 0 if a node's /healthz says it serves its role", runHealthcheck},
-		{"testnet", "run a local overlay of real processes on 127.0.0.x", runTestnet},
-		{"model", "evaluate the tracker paper's reliability model", runModel},
+		{"version", "print the version and the commit this binary was built from", runVersion},
 	}
 }
 
@@ -74,7 +78,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return c.run(args[1:], stdout, stderr)
 		}
 	}
+	if args[0] == "testnet" || args[0] == "model" {
+		fmt.Fprintf(stderr, "supertracker: %s is a lab tool: run supertracker-lab %s (make testnet builds both)\n", args[0], args[0])
+		return 2
+	}
 	fmt.Fprintf(stderr, "supertracker: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "supertracker version: unexpected argument %q\n", args[0])
+		return 2
+	}
+	v, c := node.Version()
+	fmt.Fprintf(stdout, "supertracker %s (commit %s, %s)\n", v, c, runtime.Version())
+	return 0
 }

@@ -19,7 +19,7 @@ until it shuts down, a leaf while attached to a supernode), 1 when it does
 not, 2 when its API cannot be reached.`, stderr)
 	api := fs.String("api", defaultAPI, "the node's API address")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseFlags(fs, args, 0); done {
 		return code
 	}
 	base := *api

@@ -20,6 +20,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/supertracker/supertracker/leaf"
+	"github.com/supertracker/supertracker/supernode/persist"
 )
 
 // TestMeasureSupernodeResources measures a real supernode process (default
@@ -164,7 +165,7 @@ func measure(t *testing.T, bin string, nLeaves int, lookupEvery time.Duration) {
 	cpu := (after.cpu - before.cpu).Seconds() / window.Seconds()
 	leafCPU := (self1.cpu - self0.cpu).Seconds() / window.Seconds()
 	st, _ := sn.client().Status(t.Context())
-	du := dirSize(filepath.Join(dir, "sn", datastoreDir))
+	du := dirSize(filepath.Join(dir, "sn", persist.DatastoreDir))
 	t.Logf("N=%d leaves, a lookup per leaf every %s: supernode RSS idle %.1f MiB → %.1f MiB (peak %.1f MiB), CPU %.1f%% of one core over %s; "+
 		"%d lookups (%d found, %d failed), %.0f leaf requests/s, %d leaves attached, records %d, datastore %.1f MiB; the leaves' process used %.0f%% CPU",
 		nLeaves, lookupEvery, idle.rssMiB, after.rssMiB, after.hwmMiB, 100*cpu, window, lookups, found, failed,

@@ -7,18 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
-	golog "github.com/ipfs/go-log/v2"
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
+	"github.com/supertracker/supertracker/cmd/internal/layered"
+	"github.com/supertracker/supertracker/election/node"
+	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
 // newFlagSet returns a flag set that prints its usage to stderr and errors
@@ -33,108 +29,20 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; it returns (exit code, done) when the command must
-// stop (help or a bad flag).
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
-		}
+// parseFlags parses the args of a command that takes at most maxArgs
+// positional arguments (-1: any); it returns (exit code, done) when the
+// command must stop (help, or a bad flag: one line, not the usage).
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) (int, bool) {
+	err := layered.ParseArgs(fs, args, maxArgs)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	case err != nil:
+		name := strings.Fields(fs.Name())[0]
+		fmt.Fprintf(fs.Output(), "supertracker %s: %v\nRun 'supertracker %s --help' for its flags.\n", name, err, name)
 		return 2, true
 	}
 	return 0, false
-}
-
-// newLogger makes the structured logger for --log-level and quiets
-// go-libp2p's own logging to match.
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	// libp2p's loggers are noisy about things that are normal on loopback
-	// testnets; show them only when debugging.
-	libp2pLevel := "error"
-	if l <= slog.LevelDebug {
-		libp2pLevel = "warn"
-	}
-	if os.Getenv("GOLOG_LOG_LEVEL") == "" {
-		_ = golog.SetLogLevel("*", libp2pLevel)
-		_ = golog.SetLogLevel("net/identify", "fatal")
-		_ = golog.SetLogLevel("basichost", "fatal")
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// parseListen parses comma-separated listen multiaddrs.
-func parseListen(s string) ([]ma.Multiaddr, error) {
-	var out []ma.Multiaddr
-	for _, part := range splitList(s) {
-		a, err := ma.NewMultiaddr(part)
-		if err != nil {
-			return nil, fmt.Errorf("--listen %q: %w", part, err)
-		}
-		out = append(out, a)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("--listen: need at least one multiaddr")
-	}
-	return out, nil
-}
-
-// parsePeers parses comma-separated multiaddrs ending in /p2p/PEERID.
-func parsePeers(flagName, s string) ([]peer.AddrInfo, error) {
-	var addrs []ma.Multiaddr
-	for _, part := range splitList(s) {
-		a, err := ma.NewMultiaddr(part)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", flagName, part, err)
-		}
-		addrs = append(addrs, a)
-	}
-	infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: every address must end in /p2p/PEERID: %w", flagName, err)
-	}
-	return infos, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// printListenAddrs prints each full listen multiaddr on its own line.
-func printListenAddrs(w io.Writer, h host.Host) {
-	for _, a := range h.Addrs() {
-		fmt.Fprintf(w, "%s/p2p/%s\n", a, h.ID())
-	}
-}
-
-// serveAPI starts the HTTP API on hostport and returns a function that
-// shuts it down.
-func serveAPI(hostport string, handler http.Handler, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", hostport)
-	if err != nil {
-		return nil, fmt.Errorf("--api %s: %w", hostport, err)
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("API server stopped", "err", err)
-		}
-	}()
-	log.Info("API listening", "addr", ln.Addr().String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }
 
 // shutdownSignal catches SIGINT and SIGTERM from the moment it is made, so
@@ -171,8 +79,18 @@ func (s *shutdownSignal) wait(log *slog.Logger) {
 	}()
 }
 
-// waitForSignal blocks until SIGINT or SIGTERM, and arranges for a second
-// signal to force an immediate exit.
-func waitForSignal(log *slog.Logger) {
-	catchSignals().wait(log)
+// apiClient is the client of the CLI commands: the token comes from
+// $SUPERTRACKER_API_TOKEN.
+func apiClient(api string) *httpapi.Client {
+	return httpapi.NewClient(api).WithToken(os.Getenv(node.TokenEnv))
+}
+
+// serve runs a node until SIGINT or SIGTERM, then stops it gracefully.
+func serve(sig *shutdownSignal, cfg node.Config) error {
+	n, err := node.Start(sig.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	sig.wait(cfg.Logger)
+	return n.Close()
 }

@@ -430,14 +430,10 @@ func (r *Runner) demote(cause string) error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.HandoverTimeout)
 	defer cancel()
 	attachErr := r.agent.WaitAttached(ctx)
-	// Leaves move on their next heartbeat (STEPPING_DOWN); wait for them.
-	for sn.Stats().Leaves > 0 && ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond): // poll interval
-		}
-	}
-	switch n := sn.Stats().Leaves; {
+	// Leaves move on their next heartbeat (STEPPING_DOWN): the supernode's
+	// hand-over, the same one a shutdown runs.
+	_, n := sn.Drain(ctx)
+	switch {
 	case n == 0 && attachErr != nil:
 		// Its own agent keeps looking, as any orphaned leaf does.
 		r.cfg.Logger.Warn("stepping down before attaching elsewhere: every leaf left", "others_known", len(others), "err", attachErr)

@@ -20,7 +20,7 @@ import (
 	"github.com/supertracker/supertracker/testnet/proc"
 )
 
-// DemoConfig is the small fixed overlay `supertracker testnet --demo` runs.
+// DemoConfig is the small fixed overlay `supertracker-lab testnet --demo` runs.
 type DemoConfig struct {
 	Binary     string
 	Dir        string

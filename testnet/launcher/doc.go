@@ -1,4 +1,4 @@
-// Package launcher implements `supertracker testnet`: it starts a local
+// Package launcher implements `supertracker-lab testnet`: it starts a local
 // overlay of real supertracker processes, each on its own 127.0.0.x
 // address, drives it, reports what it saw and stops every process it
 // started, on success, failure and Ctrl-C alike.
@@ -51,5 +51,5 @@
 // [Cluster] that Run stops on every return path.
 //
 // StartSupernode, StartLeaf and RunDemo implement the small fixed demo
-// (`supertracker testnet --demo`) and serve end-to-end tests.
+// (`supertracker-lab testnet --demo`) and serve end-to-end tests.
 package launcher

@@ -25,13 +25,13 @@ const (
 	ExitInterrupted = 130 // Ctrl-C, SIGTERM or --timeout
 )
 
-// Main runs `supertracker testnet`.
+// Main runs `supertracker-lab testnet`.
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: supertracker testnet [--scenario default|smoke|PATH] [--seed N] [--out DIR] [--binary PATH] [--no-progress]
-       supertracker testnet --demo [--out DIR]
+		fmt.Fprintf(fs.Output(), `Usage: supertracker-lab testnet [--scenario default|smoke|PATH] [--seed N] [--out DIR] [--binary PATH] [--no-progress]
+       supertracker-lab testnet --demo [--out DIR]
 
 Starts a local overlay of real supertracker processes, node i on 127.0.0.(i+2),
 drives the scenario's seeded schedule (announces and lookups through the nodes'
@@ -52,7 +52,7 @@ Flags:
 	out := fs.String("out", "testnet-out", "output directory: node data, logs, event log, report")
 	scen := fs.String("scenario", "default", "built-in scenario name or path of a scenario JSON file")
 	seed := fs.Uint64("seed", 0, "workload seed (0: the scenario's own seed)")
-	bin := fs.String("binary", "", "supertracker binary for the nodes (default: this one)")
+	bin := fs.String("binary", "", "supertracker binary for the nodes (default: supertracker beside this program, else this program)")
 	noProgress := fs.Bool("no-progress", false, "do not draw the progress bar")
 	nodeCmd := fs.String("node-command", "auto", "use `supertracker node`: auto (if the binary has it), on, off")
 	logLevel := fs.String("log-level", "warn", "nodes' --log-level (their logs go to DIR/logs)")
@@ -74,12 +74,11 @@ Flags:
 	}
 	binary := *bin
 	if binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
+		var err error
+		if binary, err = defaultBinary(); err != nil {
 			fmt.Fprintln(stderr, "supertracker testnet:", err)
 			return ExitUsage
 		}
-		binary = exe
 	}
 	if abs, err := filepath.Abs(binary); err == nil {
 		binary = abs
@@ -144,4 +143,19 @@ Flags:
 		fmt.Fprintln(stderr, "supertracker testnet:", err)
 		return ExitFailed
 	}
+}
+
+// defaultBinary is the node binary when --binary is not given: the
+// supertracker daemon in the same directory as this program (the lab tools
+// ship as a second binary beside it), else this program itself.
+func defaultBinary() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	beside := filepath.Join(filepath.Dir(exe), "supertracker")
+	if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() && beside != exe {
+		return beside, nil
+	}
+	return exe, nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Capacity planning: "how many supernodes, which r, for N peers, K objects
-// and target success P" (`supertracker model --plan`). The supernode count
+// and target success P" (`supertracker-lab model --plan`). The supernode count
 // is what the election settles at (its fill threshold, leaves counting
 // their backups) or what the load needs, whichever is larger; r is the
 // smallest replication for which the model with repair reaches P with the

@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 )
 
-const cmdName = "supertracker model"
+const cmdName = "supertracker-lab model"
 
-const usageHead = `usage: supertracker model [flags]
+const usageHead = `usage: supertracker-lab model [flags]
 
 Evaluate the tracker reliability model (tracker-design paper, §4): the chance a
 lookup succeeds, for a replicated server tracker or a supernode DHT tracker.
@@ -86,7 +86,7 @@ type cli struct {
 	plotPath, csvOut string
 }
 
-// Main runs `supertracker model` with args (the arguments after the
+// Main runs `supertracker-lab model` with args (the arguments after the
 // subcommand name). It writes results to stdout and diagnostics to stderr
 // and returns the process exit status: 0 on success, 1 when a planning
 // target is unreachable, 2 on invalid flags or input.

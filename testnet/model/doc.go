@@ -59,5 +59,5 @@
 //	err = model.WritePlot(pngFile, model.SweepLambda, pts, model.PlotOptions{LogX: true})
 //
 // The equations alone are available as PUp, PBlock, ServerReliability and
-// DHTReliability. Main implements the `supertracker model` command.
+// DHTReliability. Main implements the `supertracker-lab model` command.
 package model

@@ -35,7 +35,7 @@ func docPage(rep *Report, body string, stress ...*Report) string {
 	w("    make scale SCALE_FLAGS='--out scale-out-2000 --n 2000 --designs overlay'    # more peers (flat kad-dht at 2,000 needs ~11 GB)\n")
 	w("    go run ./testnet/scale/cmd/scale --from-report scale-out/report.json --out scale-out --doc docs/scale.md \\\n")
 	w("        --stress scale-out-stress/report.json,scale-out-2000/report.json      # this page from the three runs\n")
-	w("    supertracker model --plan --peers 1000000 --objects 500000   # the planning question for other sizes\n\n")
+	w("    supertracker-lab model --plan --peers 1000000 --objects 500000   # the planning question for other sizes\n\n")
 	w("`scale-out/summary.json` has the issue's schema; `scale-out/report.json` every figure of the run, the calibration and the extrapolation; `scale-out/<design>-lookups.csv` every lookup.\n")
 	return b.String()
 }

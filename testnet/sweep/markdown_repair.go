@@ -10,7 +10,7 @@ func writeRepairSection(w func(string, ...any), rel string, rep *Report) {
 	pl := rep.Plan
 	base := pl.Base
 	w("## The model with repair\n\n")
-	w("The paper names the model with repair as future work (§5: \"extending the models to include the repair process ... the DHT case is more complicated since it also relies on a periodic maintenance mechanism\"). `testnet/model.EvaluateRepair` is that model for the two DHT designs; `supertracker model --repair` evaluates it. ")
+	w("The paper names the model with repair as future work (§5: \"extending the models to include the repair process ... the DHT case is more complicated since it also relies on a periodic maintenance mechanism\"). `testnet/model.EvaluateRepair` is that model for the two DHT designs; `supertracker-lab model --repair` evaluates it. ")
 	w("A lookup succeeds when its route works and some **live** node holds a **valid** record of the object. Nodes fail and recover independently (exponential up and down times with the tracker profile's MTTF and MTTR). Repair is modelled as the systems do it:\n\n")
 	w("- **placement on live nodes**: every announcement stores the record on the r closest *live* nodes (overlay: `GetClosestPeers` among the supernodes, r = m; flat DHT: `Provide` to the k = m closest responding peers);\n")
 	w("- **refresh**: every holder re-announces every %s (overlay: record TTL %s; kad-dht: provider records outlive the run), with independent phases, so the more holders an object has the more often its records move to live nodes; the number of live holders of a looked-up object follows the scenario (initial holders, announces, Zipf popularity, tracker-node holders up with P_up);\n", fmtDur(base.Refresh), fmtDur(3*base.Refresh))

@@ -1,9 +1,18 @@
-package main
-
-// Durability: a supernode (and a node, which may become one) keeps its DHT
-// provider records, its record index and its peerstore in a LevelDB
-// datastore in DATA/datastore, so that a restart on the same data dir
-// serves every record that has not expired and knows its peers.
+// Package persist keeps a supernode durable: its records, its record index
+// and its peerstore live in a LevelDB datastore in DATA/datastore, so that a
+// restart on the same data dir serves every record that has not expired and
+// knows its peers; the supernodes it knew are remembered for the next run.
+// A node that may become a supernode opens it once and hands it to every
+// supernode service a promotion starts:
+//
+//	d, err := persist.Open(dataDir, self, cfg.RecordTTL, log)
+//	h, err := libp2p.New(libp2p.Peerstore(d.Peerstore), …)
+//	cfg.Datastore = d.Store
+//	cfg.BootstrapPeers = persist.MergePeers(cfg.BootstrapPeers, d.Known)
+//	sn, err := supernode.New(h, cfg)
+//	…
+//	persist.Remember(h, sn); sn.Close(); h.Close(); d.Store.Close()
+package persist
 
 import (
 	"context"
@@ -27,22 +36,21 @@ import (
 	ldb "github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 
-	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/supernode"
 )
 
 // datastoreDir is the datastore's directory inside the data dir.
-const datastoreDir = "datastore"
+const DatastoreDir = "datastore"
 
 // syncInterval bounds what a power loss can take: written data reaches the
 // OS at once (a crashed process loses nothing) and the disk within this.
 const syncInterval = 5 * time.Second
 
-// nodeStore is go-ds-leveldb's datastore with unsynced writes: go-ds-leveldb
+// Store is go-ds-leveldb's datastore with unsynced writes: go-ds-leveldb
 // fsyncs every Put (~0.4 ms here), and the peerstore writes a leaf's
 // addresses for every CID it announces. Writes reach the OS at once and the
 // disk every syncInterval, on Sync and on Close.
-type nodeStore struct {
+type Store struct {
 	*leveldb.Datastore
 	dirty atomic.Bool
 	stop  chan struct{}
@@ -51,15 +59,15 @@ type nodeStore struct {
 }
 
 var (
-	_       ds.Batching = (*nodeStore)(nil)
+	_       ds.Batching = (*Store)(nil)
 	noSync              = &opt.WriteOptions{Sync: false}
 	syncKey             = []byte("/supertracker/meta/synced")
 )
 
-// openStore opens (creating) DATA/datastore. LevelDB locks it: a second
+// OpenStore opens (creating) DATA/datastore. LevelDB locks it: a second
 // process on the same data dir fails here.
-func openStore(dataDir string) (*nodeStore, error) {
-	path := filepath.Join(dataDir, datastoreDir)
+func OpenStore(dataDir string) (*Store, error) {
+	path := filepath.Join(dataDir, DatastoreDir)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -70,34 +78,34 @@ func openStore(dataDir string) (*nodeStore, error) {
 		}
 		return nil, fmt.Errorf("opening datastore %s: %w", path, err)
 	}
-	s := &nodeStore{Datastore: d, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{Datastore: d, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.syncLoop()
 	return s, nil
 }
 
-func (s *nodeStore) Put(_ context.Context, k ds.Key, v []byte) error {
+func (s *Store) Put(_ context.Context, k ds.Key, v []byte) error {
 	s.dirty.Store(true)
 	return s.DB.Put(k.Bytes(), v, noSync)
 }
 
-func (s *nodeStore) Delete(_ context.Context, k ds.Key) error {
+func (s *Store) Delete(_ context.Context, k ds.Key) error {
 	s.dirty.Store(true)
 	return s.DB.Delete(k.Bytes(), noSync)
 }
 
-func (s *nodeStore) Batch(context.Context) (ds.Batch, error) {
-	return &nodeBatch{s: s, b: new(ldb.Batch)}, nil
+func (s *Store) Batch(context.Context) (ds.Batch, error) {
+	return &batch{s: s, b: new(ldb.Batch)}, nil
 }
 
 // Sync makes every write so far durable (one fsync of LevelDB's journal).
-func (s *nodeStore) Sync(context.Context, ds.Key) error {
+func (s *Store) Sync(context.Context, ds.Key) error {
 	if !s.dirty.Swap(false) {
 		return nil
 	}
 	return s.DB.Put(syncKey, []byte(time.Now().UTC().Format(time.RFC3339Nano)), &opt.WriteOptions{Sync: true})
 }
 
-func (s *nodeStore) syncLoop() {
+func (s *Store) syncLoop() {
 	defer close(s.done)
 	t := time.NewTicker(syncInterval)
 	defer t.Stop()
@@ -113,7 +121,7 @@ func (s *nodeStore) syncLoop() {
 
 // Close syncs and closes the datastore. Close everything that writes to it
 // (the supernode, the host and its peerstore) first.
-func (s *nodeStore) Close() error {
+func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
 		close(s.stop)
@@ -123,22 +131,22 @@ func (s *nodeStore) Close() error {
 	return err
 }
 
-type nodeBatch struct {
-	s *nodeStore
+type batch struct {
+	s *Store
 	b *ldb.Batch
 }
 
-func (b *nodeBatch) Put(_ context.Context, k ds.Key, v []byte) error {
+func (b *batch) Put(_ context.Context, k ds.Key, v []byte) error {
 	b.b.Put(k.Bytes(), v)
 	return nil
 }
 
-func (b *nodeBatch) Delete(_ context.Context, k ds.Key) error {
+func (b *batch) Delete(_ context.Context, k ds.Key) error {
 	b.b.Delete(k.Bytes())
 	return nil
 }
 
-func (b *nodeBatch) Commit(context.Context) error {
+func (b *batch) Commit(context.Context) error {
 	if b.b.Len() == 0 {
 		return nil
 	}
@@ -146,11 +154,11 @@ func (b *nodeBatch) Commit(context.Context) error {
 	return b.s.DB.Write(b.b, noSync)
 }
 
-// openPeerstore is the host's peerstore in the datastore: peers' keys,
+// OpenPeerstore is the host's peerstore in the datastore: peers' keys,
 // addresses (with their expiry) and protocols survive a restart. kad-dht
 // serves a provider record's addresses from the peerstore, so without it a
 // restarted supernode would hold records it cannot give addresses for.
-func openPeerstore(d ds.Batching) (peerstore.Peerstore, error) {
+func OpenPeerstore(d ds.Batching) (peerstore.Peerstore, error) {
 	opts := pstoreds.DefaultOpts()
 	opts.GCPurgeInterval = 10 * time.Minute
 	opts.GCInitialDelay = time.Minute
@@ -161,10 +169,10 @@ func openPeerstore(d ds.Batching) (peerstore.Peerstore, error) {
 	return ps, nil
 }
 
-// settlePeerstore runs before the host starts: no connection is open, so
+// SettlePeerstore runs before the host starts: no connection is open, so
 // addresses a crash left marked "connected" (they never expire) get the
 // lifetime of a record instead, like those of a peer that disconnected.
-func settlePeerstore(ps peerstore.Peerstore, recordTTL time.Duration) {
+func SettlePeerstore(ps peerstore.Peerstore, recordTTL time.Duration) {
 	ttl := max(recordTTL, peerstore.RecentlyConnectedAddrTTL)
 	for _, p := range ps.PeersWithAddrs() {
 		ps.UpdateAddrs(p, peerstore.ConnectedAddrTTL, ttl)
@@ -178,8 +186,8 @@ const knownSupernodesKey = "supertracker/supernodes"
 // maxKnownSupernodes bounds that list.
 const maxKnownSupernodes = 64
 
-// knownSupernodes returns the supernodes a previous run remembered.
-func knownSupernodes(ps peerstore.Peerstore, self peer.ID) []peer.AddrInfo {
+// KnownSupernodes returns the supernodes a previous run remembered.
+func KnownSupernodes(ps peerstore.Peerstore, self peer.ID) []peer.AddrInfo {
 	v, err := ps.Get(self, knownSupernodesKey)
 	if err != nil {
 		return nil
@@ -200,10 +208,10 @@ func knownSupernodes(ps peerstore.Peerstore, self peer.ID) []peer.AddrInfo {
 	return out
 }
 
-// rememberSupernodes stores the supernodes sn knows now (routing table and
+// Remember stores the supernodes sn knows now (routing table and
 // rendezvous providers) for the next run; it keeps the old list if sn knows
 // none.
-func rememberSupernodes(h host.Host, sn *supernode.Node) {
+func Remember(h host.Host, sn *supernode.Node) {
 	var list []string
 	for _, ai := range sn.Supernodes(maxKnownSupernodes + 1) {
 		if ai.ID == h.ID() {
@@ -222,8 +230,8 @@ func rememberSupernodes(h host.Host, sn *supernode.Node) {
 	}
 }
 
-// mergePeers appends to a the peers of b it does not have.
-func mergePeers(a, b []peer.AddrInfo) []peer.AddrInfo {
+// MergePeers appends to a the peers of b it does not have.
+func MergePeers(a, b []peer.AddrInfo) []peer.AddrInfo {
 	seen := map[peer.ID]bool{}
 	for _, p := range a {
 		seen[p.ID] = true
@@ -237,9 +245,9 @@ func mergePeers(a, b []peer.AddrInfo) []peer.AddrInfo {
 	return a
 }
 
-// startRemembering calls rememberSupernodes every interval, so that a
+// StartRemembering calls Remember every interval, so that a
 // crash leaves a recent list too; the returned function stops it and waits.
-func startRemembering(h host.Host, current func() *supernode.Node, interval time.Duration) (stop func()) {
+func StartRemembering(h host.Host, current func() *supernode.Node, interval time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -252,7 +260,7 @@ func startRemembering(h host.Host, current func() *supernode.Node, interval time
 				return
 			case <-t.C:
 				if sn := current(); sn != nil {
-					rememberSupernodes(h, sn)
+					Remember(h, sn)
 				}
 			}
 		}
@@ -260,31 +268,30 @@ func startRemembering(h host.Host, current func() *supernode.Node, interval time
 	return func() { cancel(); <-done }
 }
 
-// durableHost opens the datastore and the peerstore in it; the host options
-// use that peerstore. Close order at exit: supernode, host (it closes the
-// peerstore), then the returned store.
-type durable struct {
-	store *nodeStore
-	ps    peerstore.Peerstore
-	known []peer.AddrInfo // supernodes a previous run knew
+// Durable is the datastore and the peerstore in it, for the host
+// (libp2p.Peerstore) and the supernode (Config.Datastore). Close order at
+// exit: supernode, host (it closes the peerstore), then Store.
+type Durable struct {
+	Store     *Store
+	Peerstore peerstore.Peerstore
+	Known     []peer.AddrInfo // supernodes a previous run knew
 }
 
-func openDurable(dataDir string, self peer.ID, recordTTL time.Duration, log *slog.Logger) (*durable, error) {
-	st, err := openStore(dataDir)
+// Open opens DATA/datastore and the peerstore in it, settles the peerstore
+// (see SettlePeerstore) and reads the supernodes a previous run knew.
+func Open(dataDir string, self peer.ID, recordTTL time.Duration, log *slog.Logger) (*Durable, error) {
+	st, err := OpenStore(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	ps, err := openPeerstore(st)
+	ps, err := OpenPeerstore(st)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	settlePeerstore(ps, recordTTL)
-	d := &durable{store: st, ps: ps, known: knownSupernodes(ps, self)}
-	log.Info("datastore open", "path", filepath.Join(dataDir, datastoreDir), "known_supernodes", len(d.known),
+	SettlePeerstore(ps, recordTTL)
+	d := &Durable{Store: st, Peerstore: ps, Known: KnownSupernodes(ps, self)}
+	log.Info("datastore open", "path", filepath.Join(dataDir, DatastoreDir), "known_supernodes", len(d.Known),
 		"peers", len(ps.PeersWithAddrs()))
 	return d, nil
 }
-
-// dhtProtocol is the supernodes' kad-dht protocol ID.
-const dhtProtocol = protocol.DHTPrefix + "/kad/1.0.0"

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -17,51 +17,37 @@ import (
 	"github.com/supertracker/supertracker/leaf/bttracker"
 )
 
-// btFlags are the BitTorrent bridge flags shared by leaf and node.
-type btFlags struct {
-	listen     *string
-	externalIP *string
-	allow      *string
-	deny       *string
-	fullScrape *bool
-}
-
-func addBTFlags(fs interface {
-	String(name, value, usage string) *string
-	Bool(name string, value bool, usage string) *bool
-}) btFlags {
-	return btFlags{
-		listen: fs.String("bt-listen", "", "serve a BitTorrent tracker (HTTP /announce, /scrape and UDP, BEP 3/7/15/23/48) on HOST:PORT "+
-			"backed by the overlay; a bare :PORT binds 127.0.0.1; off if empty"),
-		externalIP: fs.String("bt-external-ip", "", "IP reported to other peers for this machine's BitTorrent clients (default: the address they announced from)"),
-		allow: fs.String("bt-allow", "", "serve only the torrents listed in this file (one infohash, 40 hex digits, per line; # comments); "+
-			"re-read on SIGHUP"),
-		deny:       fs.String("bt-deny", "", "never serve the torrents listed in this file (same format); re-read on SIGHUP"),
-		fullScrape: fs.Bool("bt-full-scrape", false, "answer /scrape without info_hash with every torrent of this leaf's clients (off: it lists them to anyone)"),
-	}
+// BTConfig is the BitTorrent bridge of a leaf or an elected node: a
+// tracker (HTTP and UDP) on Listen backed by the overlay.
+type BTConfig struct {
+	Listen     string // HOST:PORT; a bare :PORT binds 127.0.0.1; "" off
+	ExternalIP string // reported for this machine's clients; "": their source address
+	Allow      string // file of the only infohashes served; re-read on SIGHUP
+	Deny       string // file of infohashes never served; re-read on SIGHUP
+	FullScrape bool   // answer /scrape without info_hash
 }
 
 // startBTBridge starts the bridge if --bt-listen is set, shows it on the
 // view (status page, metrics); the returned stop function closes it.
-func startBTBridge(f btFlags, agent *leaf.Agent, view *opsView, log *slog.Logger) (func(), error) {
-	if *f.listen == "" {
-		if *f.allow != "" || *f.deny != "" || *f.fullScrape {
+func startBTBridge(f BTConfig, agent *leaf.Agent, view *opsView, log *slog.Logger) (func(), error) {
+	if f.Listen == "" {
+		if f.Allow != "" || f.Deny != "" || f.FullScrape {
 			return nil, errors.New("--bt-allow, --bt-deny and --bt-full-scrape need --bt-listen")
 		}
 		return func() {}, nil
 	}
-	hostport := *f.listen
+	hostport := f.Listen
 	if strings.HasPrefix(hostport, ":") {
 		hostport = "127.0.0.1" + hostport
 	}
 	if _, _, err := net.SplitHostPort(hostport); err != nil {
-		return nil, fmt.Errorf("--bt-listen %q: want HOST:PORT: %w", *f.listen, err)
+		return nil, fmt.Errorf("--bt-listen %q: want HOST:PORT: %w", f.Listen, err)
 	}
 	var cfg btbridge.Config
-	if *f.externalIP != "" {
-		ip, err := netip.ParseAddr(*f.externalIP)
+	if f.ExternalIP != "" {
+		ip, err := netip.ParseAddr(f.ExternalIP)
 		if err != nil {
-			return nil, fmt.Errorf("--bt-external-ip %q: %w", *f.externalIP, err)
+			return nil, fmt.Errorf("--bt-external-ip %q: %w", f.ExternalIP, err)
 		}
 		cfg.ExternalIP = ip
 	}
@@ -69,12 +55,12 @@ func startBTBridge(f btFlags, agent *leaf.Agent, view *opsView, log *slog.Logger
 		cfg.RecordTTL = ttl
 	}
 	cfg.Logger = log
-	cfg.Frontend.FullScrape = *f.fullScrape
+	cfg.Frontend.FullScrape = f.FullScrape
 	if view != nil {
 		cfg.Frontend.OnRequest = view.bt.observeRequest
 		cfg.OnLookup = view.observeBTLookup
 	}
-	acl, err := bttracker.LoadAccessList(*f.allow, *f.deny)
+	acl, err := bttracker.LoadAccessList(f.Allow, f.Deny)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +89,7 @@ func startBTBridge(f btFlags, agent *leaf.Agent, view *opsView, log *slog.Logger
 	stopReload := reloadOnHangup(f, br, log)
 	allowN, denyN := acl.Len()
 	log.Info("BitTorrent tracker listening", "announce", "http://"+addr+"/announce", "udp", "udp://"+addr+"/announce",
-		"allow_list", allowN, "deny_list", denyN, "full_scrape", *f.fullScrape)
+		"allow_list", allowN, "deny_list", denyN, "full_scrape", f.FullScrape)
 	return func() {
 		stopReload()
 		cancel()
@@ -114,8 +100,8 @@ func startBTBridge(f btFlags, agent *leaf.Agent, view *opsView, log *slog.Logger
 
 // reloadOnHangup re-reads --bt-allow and --bt-deny on SIGHUP; a list that
 // fails to load leaves the one in force.
-func reloadOnHangup(f btFlags, br *btbridge.Bridge, log *slog.Logger) func() {
-	if *f.allow == "" && *f.deny == "" {
+func reloadOnHangup(f BTConfig, br *btbridge.Bridge, log *slog.Logger) func() {
+	if f.Allow == "" && f.Deny == "" {
 		return func() {}
 	}
 	ch := make(chan os.Signal, 1)
@@ -128,7 +114,7 @@ func reloadOnHangup(f btFlags, br *btbridge.Bridge, log *slog.Logger) func() {
 				return
 			case <-ch:
 			}
-			acl, err := bttracker.LoadAccessList(*f.allow, *f.deny)
+			acl, err := bttracker.LoadAccessList(f.Allow, f.Deny)
 			if err != nil {
 				log.Error("SIGHUP: keeping the infohash lists in force", "err", err)
 				continue

@@ -1,4 +1,4 @@
-package main
+package node
 
 // The status page at / on --api: one server-rendered HTML page (no script,
 // no external asset) with what an operator wants to see at a glance.

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"errors"
@@ -11,12 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errInUse marks a daemon that cannot start because another process holds
+// ErrInUse marks a daemon that cannot start because another process holds
 // what it needs: its data dir or its listen address (exit status 5).
-var errInUse = errors.New("in use")
+var ErrInUse = errors.New("in use")
 
-// lockFile is the lock's name in a data dir.
-const lockFile = "lock"
+// LockFile is the lock's name in a data dir.
+const LockFile = "lock"
 
 // lockDataDir takes an exclusive lock on DIR/lock for as long as the process
 // runs (or until release): one process, so one identity, per data dir. The
@@ -26,7 +26,7 @@ func lockDataDir(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	path := filepath.Join(dir, lockFile)
+	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("data dir lock: %w", err)
@@ -41,7 +41,7 @@ func lockDataDir(dir string) (release func(), err error) {
 				}
 			}
 			return nil, fmt.Errorf("%w: --data %s is used by %s (it holds the lock %s); one process per data dir, since the data dir is the node's identity",
-				errInUse, dir, owner, path)
+				ErrInUse, dir, owner, path)
 		}
 		return nil, fmt.Errorf("data dir lock %s: %w", path, err)
 	}

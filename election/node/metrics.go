@@ -1,4 +1,4 @@
-package main
+package node
 
 // Observability on --api: Prometheus /metrics (a registry of our own, not
 // the global one), /healthz, and the counters behind both and behind the
@@ -273,20 +273,8 @@ var (
 		[]string{"peer_id", "version", "commit"}, nil)
 	descRole = prometheus.NewDesc(metricNS+"_role", "1 for the role the node runs as now (leaf or supernode), 0 for the other.",
 		[]string{"role"}, nil)
-	descUp          = prometheus.NewDesc(metricNS+"_up", "1 while the node serves its role (what /healthz answers 200 for).", nil, nil)
-	descUptime      = prometheus.NewDesc(metricNS+"_uptime_seconds", "Seconds since the process started.", nil, nil)
-	descLeaves      = prometheus.NewDesc(metricNS+"_leaves", "Leaves attached to this supernode.", nil, nil)
-	descMaxLeaves   = prometheus.NewDesc(metricNS+"_max_leaves", "Most leaves this supernode accepts.", nil, nil)
-	descRecords     = prometheus.NewDesc(metricNS+"_records", "Live object→peer records this supernode stores.", nil, nil)
-	descRecordLeafs = prometheus.NewDesc(metricNS+"_record_leaves", "Leaves whose records this supernode stores.", nil, nil)
-	descRT          = prometheus.NewDesc(metricNS+"_dht_routing_table_peers", "Supernodes in this supernode's DHT routing table.", nil, nil)
-	descRho         = prometheus.NewDesc(metricNS+"_load_rho", "Utilisation ρ = λ/μ this supernode reports to leaves (a ratio).", nil, nil)
-	descArrival     = prometheus.NewDesc(metricNS+"_load_requests_per_second", "Requests per second this supernode serves (λ, measured).", nil, nil)
-	descService     = prometheus.NewDesc(metricNS+"_load_service_rate_requests_per_second",
-		"Requests per second one worker of this supernode serves (μ, measured).", nil, nil)
-	descSupernodes = prometheus.NewDesc(metricNS+"_attached_supernodes", "Supernodes this leaf is attached to (primary and backups).", nil, nil)
-	descObjects    = prometheus.NewDesc(metricNS+"_objects", "Objects this node announces and refreshes.", nil, nil)
-	descFailovers  = prometheus.NewDesc(metricNS+"_leaf_failovers_total", "Times this leaf lost its primary supernode.", nil, nil)
+	descUp     = prometheus.NewDesc(metricNS+"_up", "1 while the node serves its role (what /healthz answers 200 for).", nil, nil)
+	descUptime = prometheus.NewDesc(metricNS+"_uptime_seconds", "Seconds since the process started.", nil, nil)
 	// Our own request kinds (leaf/lookup, replicate, kad, …): messages and
 	// their payload bytes, counted by the node. libp2p's byte counts by
 	// protocol ID (wire bytes, all streams) are a separate metric: the two
@@ -324,11 +312,12 @@ func criterionDescs(suffix, unit string) struct{ value, threshold *prometheus.De
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descUptime, descLeaves, descMaxLeaves, descRecords, descRecordLeafs,
-		descRT, descRho, descArrival, descService, descSupernodes, descObjects, descFailovers, descMsgs, descMsgBytes, descProtoBytes,
+	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descUptime, descMsgs, descMsgBytes, descProtoBytes,
 		descScore, descEligible, descRoleChanges, descCritOK, descCritKnown, descDemandRho} {
 		ch <- d
 	}
+	supernode.Collector{}.Describe(ch)
+	leaf.Collector{}.Describe(ch)
 	for _, u := range criterionUnits {
 		ch <- u.value
 		ch <- u.threshold
@@ -367,20 +356,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRole, b2f(st.Role == httpapi.RoleLeaf), httpapi.RoleLeaf)
 	gauge(descRole, b2f(st.Role == httpapi.RoleSupernode), httpapi.RoleSupernode)
 	if sn := v.supernode(); sn != nil && st.Role == httpapi.RoleSupernode {
-		s := sn.Stats()
-		gauge(descLeaves, float64(s.Leaves))
-		gauge(descMaxLeaves, float64(s.MaxLeaves))
-		gauge(descRecords, float64(s.Records))
-		gauge(descRecordLeafs, float64(s.RecordLeaves))
-		gauge(descRT, float64(s.RoutingTable))
-		gauge(descRho, s.Rho)
-		gauge(descArrival, s.Arrival)
-		gauge(descService, s.Service)
+		supernode.Collector{Current: func() *supernode.Node { return sn }}.Collect(ch)
 	}
 	if a := v.agent(); a != nil {
-		gauge(descSupernodes, float64(len(a.Supernodes())))
-		gauge(descObjects, float64(len(a.Objects())))
-		counter(descFailovers, float64(a.Failovers()))
+		leaf.Collector{Agent: a}.Collect(ch)
 	}
 	kinds := make([]string, 0, len(st.Traffic))
 	for k := range st.Traffic {

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"io"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/supertracker/supertracker/protocol/httpapi"
 )
 
 // An API bound beyond loopback gets a token: the one given, or one
@@ -13,23 +15,22 @@ import (
 // is required.
 func TestAPIGuardToken(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	flags := func(token string) apiGuardFlags {
-		hosts := "tracker.example.org"
-		return apiGuardFlags{token: &token, hosts: &hosts}
+	guard := func(token, hostport, dir string) (httpapi.GuardConfig, error) {
+		return GuardFor(hostport, dir, token, []string{"tracker.example.org"}, log)
 	}
 	dir := t.TempDir()
 	for _, hp := range []string{"127.0.0.1:5001", "127.0.60.9:5001", "[::1]:5001", "localhost:5001"} {
-		cfg, err := flags("").config(hp, dir, log)
+		cfg, err := guard("", hp, dir)
 		if err != nil || cfg.Token != "" {
 			t.Errorf("%s: token %q, err %v; want none on loopback", hp, cfg.Token, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, apiTokenFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, TokenFile)); err == nil {
 		t.Fatal("a token file was written for a loopback API")
 	}
 	var first string
 	for _, hp := range []string{"0.0.0.0:5001", ":5001", "192.0.2.10:5001", "[::]:5001", "node.example.org:5001"} {
-		cfg, err := flags("").config(hp, dir, log)
+		cfg, err := guard("", hp, dir)
 		if err != nil || len(cfg.Token) != 64 {
 			t.Fatalf("%s: token %q, err %v; want a generated one", hp, cfg.Token, err)
 		}
@@ -42,14 +43,14 @@ func TestAPIGuardToken(t *testing.T) {
 			t.Errorf("allowed hosts %v", cfg.AllowedHosts)
 		}
 	}
-	fi, err := os.Stat(filepath.Join(dir, apiTokenFile))
+	fi, err := os.Stat(filepath.Join(dir, TokenFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file: %v, mode %v", err, fi.Mode())
 	}
-	if cfg, err := flags("given").config("0.0.0.0:5001", dir, log); err != nil || cfg.Token != "given" {
+	if cfg, err := guard("given", "0.0.0.0:5001", dir); err != nil || cfg.Token != "given" {
 		t.Fatalf("--api-token: %q %v", cfg.Token, err)
 	}
-	if _, err := flags("").config("0.0.0.0:5001", "", log); err == nil {
+	if _, err := guard("", "0.0.0.0:5001", ""); err == nil {
 		t.Fatal("no data dir and no token beyond loopback: no error")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"errors"
@@ -45,7 +45,7 @@ func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) 
 		return nil, nil, err
 	}
 	bw := metrics.NewBandwidthCounter()
-	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.ResourceManager(mgr), libp2p.BandwidthReporter(bw),
+	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.UserAgent(AgentVersion()), libp2p.ResourceManager(mgr), libp2p.BandwidthReporter(bw),
 		tcpTransport, libp2p.Transport(quic.NewTransport), libp2p.Transport(ws.New),
 		libp2p.Transport(webtransport.New), libp2p.Transport(libp2pwebrtc.New),
 		// Hole punching (DCUtR) upgrades a connection relayed by a
@@ -70,6 +70,7 @@ func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) 
 func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 	return []libp2p.Option{
 		libp2p.Identity(key),
+		libp2p.UserAgent(AgentVersion()),
 		tcpTransport,
 		libp2p.Transport(quic.NewTransport),
 		libp2p.BandwidthReporter(bw),
@@ -89,7 +90,7 @@ func newLeafHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Opti
 }
 
 // startHost builds a host with opts and then listens on every address of
-// listen, failing (errInUse) if any of them is taken: libp2p alone starts
+// listen, failing (ErrInUse) if any of them is taken: libp2p alone starts
 // as long as one address works and only logs the others.
 func startHost(opts []libp2p.Option, listen []ma.Multiaddr) (host.Host, error) {
 	for _, a := range listen {
@@ -108,7 +109,10 @@ func startHost(opts []libp2p.Option, listen []ma.Multiaddr) (host.Host, error) {
 		if err := h.Network().Listen(a); err != nil {
 			h.Close()
 			if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
-				return nil, fmt.Errorf("%w: --listen %s: the address is already in use by another process", errInUse, a)
+				return nil, fmt.Errorf("%w: --listen %s: the address is already in use by another process", ErrInUse, a)
+			}
+			if strings.Contains(err.Error(), "no transport for protocol") {
+				return nil, fmt.Errorf("--listen %s: no transport listens on such an address: use /tcp/PORT or /udp/PORT/quic-v1", a)
 			}
 			return nil, fmt.Errorf("--listen %s: %w", a, err)
 		}
@@ -127,7 +131,7 @@ func tcpInUse(a ma.Multiaddr) error {
 	l, err := net.Listen(network, hostport)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("%w: --listen %s: the address is already in use by another process", errInUse, a)
+			return fmt.Errorf("%w: --listen %s: the address is already in use by another process", ErrInUse, a)
 		}
 		return fmt.Errorf("--listen %s: %w", a, err)
 	}

@@ -1,7 +1,10 @@
-package main
+package persist
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
 	"github.com/libp2p/go-libp2p"
+	mh "github.com/multiformats/go-multihash"
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/supernode"
@@ -19,12 +23,12 @@ import (
 // across a close and reopen; a second open of a data dir in use fails.
 func TestNodeStoreReopens(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openStore(dir)
+	s, err := OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := openStore(dir); err == nil || !strings.Contains(err.Error(), "is in use") {
+	if _, err := OpenStore(dir); err == nil || !strings.Contains(err.Error(), "is in use") {
 		t.Fatalf("opening the datastore in use: %v", err)
 	}
 	must := func(err error) {
@@ -43,7 +47,7 @@ func TestNodeStoreReopens(t *testing.T) {
 	must(s.Delete(ctx, ds.NewKey("/a/2")))
 	must(s.Close())
 
-	s, err = openStore(dir)
+	s, err = OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +67,7 @@ func TestNodeStoreReopens(t *testing.T) {
 // the previous one wrote.
 func TestSupernodeCloseLeavesDatastoreOpen(t *testing.T) {
 	dir := t.TempDir()
-	store, err := openStore(dir)
+	store, err := OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,3 +120,14 @@ func TestSupernodeCloseLeavesDatastoreOpen(t *testing.T) {
 		t.Fatalf("lookup after re-promotion: %v %v", got, err)
 	}
 }
+
+// Test peers listen on 127.0.61.x.
+func opsIP(i int) string { return fmt.Sprintf("127.0.61.%d", i) }
+
+// opsCID is the i-th test object of a test.
+func opsCID(prefix string, i int) string {
+	h, _ := mh.Sum([]byte(fmt.Sprintf("supertracker-ops-%s-%d", prefix, i)), mh.SHA2_256, -1)
+	return cid.NewCidV1(cid.Raw, h).String()
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,4 +1,4 @@
-package main
+package node
 
 // The BitTorrent bridge on /metrics and on the status page: requests by
 // protocol and result, peers returned, swarm sizes, the torrents of this
