@@ -102,7 +102,7 @@ func runEclipse(ctx context.Context, cfg EclipseConfig, k int) (Row, error) {
 	}
 	// Wait until every honest view has verified every Sybil: the attacker
 	// is in place.
-	err = WaitFor(ctx, 20*time.Second, func() bool {
+	err = WaitFor(ctx, 60*time.Second, func() bool {
 		for _, sn := range sns {
 			n := 0
 			for _, m := range sn.Members() {

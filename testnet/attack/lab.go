@@ -126,7 +126,7 @@ func (l *Lab) Supernodes(ctx context.Context, n int, cfg supernode.Config) ([]*s
 		l.Defer(func() { sn.Close() })
 		out = append(out, sn)
 	}
-	err := WaitFor(ctx, 30*time.Second, func() bool {
+	err := WaitFor(ctx, 60*time.Second, func() bool {
 		for _, sn := range out {
 			if sn.MemberCount() < n {
 				return false
