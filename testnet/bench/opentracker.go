@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -29,11 +30,11 @@ import (
 var ErrTracker = errors.New("opentracker")
 
 // tracker is one opentracker process (the Debian package, which serves only
-// whitelisted infohashes) on 127.0.0.1.
+// whitelisted infohashes) on a loopback address of its own.
 type tracker struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	addr string // 127.0.0.1:PORT
+	addr string // 127.x.y.z:PORT
 	log  *os.File
 }
 
@@ -65,11 +66,17 @@ func startTracker(ctx context.Context, bin, dir string, whitelist [][20]byte) (*
 	if err := os.WriteFile(filepath.Join(dir, "whitelist.txt"), wl.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
-	port, err := freePort("127.0.0.1")
+	// A loopback address of its own: opentracker binds with port reuse,
+	// so another package's opentracker (same user, nobody) that drew the
+	// same port on 127.0.0.1 would share its connections (seen under
+	// make test's parallel packages: "not authorized" for a whitelisted
+	// torrent).
+	ip := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(256), 1+rand.IntN(254))
+	port, err := freePort(ip)
 	if err != nil {
 		return nil, err
 	}
-	udp, err := freePort("127.0.0.1")
+	udp, err := freePort(ip)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +90,7 @@ func startTracker(ctx context.Context, bin, dir string, whitelist [][20]byte) (*
 	if u, err := user.Current(); err == nil && u.Uid != "0" {
 		uname = u.Username
 	}
-	cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-P", strconv.Itoa(udp),
+	cmd := exec.Command(bin, "-i", ip, "-p", strconv.Itoa(port), "-P", strconv.Itoa(udp),
 		"-w", "whitelist.txt", "-d", dir, "-u", uname)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -92,13 +99,18 @@ func startTracker(ctx context.Context, bin, dir string, whitelist [][20]byte) (*
 		logf.Close()
 		return nil, fmt.Errorf("%w: starting %s (Debian package opentracker): %w", ErrTracker, bin, err)
 	}
-	t := &tracker{cmd: cmd, done: make(chan struct{}), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), log: logf}
+	t := &tracker{cmd: cmd, done: make(chan struct{}), addr: net.JoinHostPort(ip, strconv.Itoa(port)), log: logf}
 	go func() { _ = cmd.Wait(); close(t.done) }()
 	// opentracker loads the whitelist in a thread of its own: poll with an
-	// event=stopped announce (it registers nobody) until it is accepted.
+	// event=stopped announce (it registers nobody) until its first and its
+	// last entry are both accepted (the first alone was once accepted
+	// while a later one was still refused as "not authorized").
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, err := t.announce(ctx, whitelist[0], "127.0.0.1", 1, 0, 0, "stopped")
+		if err == nil {
+			_, err = t.announce(ctx, whitelist[len(whitelist)-1], "127.0.0.1", 1, 0, 0, "stopped")
+		}
 		if err == nil {
 			return t, nil
 		}
