@@ -23,13 +23,13 @@ lab: build
 
 # vet, then every test with the race detector (unit, in-process multi-node,
 # and end-to-end tests that run the real binary as processes on 127.0.0.x).
-# Three packages at a time (TEST_P): one at a time took 19.5 min of wall
+# Two packages at a time (TEST_P): one at a time took 19.5 min of wall
 # time for 8.7 min of CPU on 2 cores, since the multi-node and process
 # tests mostly wait on the clocks of the behaviour they check. Then the
 # in-process election
 # scenarios again at full size (30 + 24 nodes) without the race detector,
 # whose slowdown distorts their timing bounds.
-TEST_P ?= 3
+TEST_P ?= 2
 test:
 	$(GO) vet ./...
 	$(GO) test -race -p $(TEST_P) -timeout 25m ./...

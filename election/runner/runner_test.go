@@ -216,7 +216,11 @@ func (o *overlay) stable(quietFor, within time.Duration) time.Duration {
 			return false
 		}
 		for _, n := range o.live() {
-			if st := n.r.Status(); st.Pending != nil {
+			// Settled: no promotion pending, and every leaf attached
+			// (leaves of a new supernode's neighbours move over after
+			// the role change itself).
+			if st := n.r.Status(); st.Pending != nil ||
+				(n.r.Role() == election.RoleLeaf && n.r.Agent().Primary() == "") {
 				since = time.Now()
 				return false
 			}

@@ -148,6 +148,23 @@ func (t *tracker) close() {
 // many peers the reply listed. It speaks HTTP/1.0 on a fresh connection, as
 // opentracker closes after every reply.
 func (t *tracker) announce(ctx context.Context, ih [20]byte, srcIP string, port, left, numwant int, event string) (int, error) {
+	// Under a loaded machine opentracker has refused a whitelisted torrent
+	// ("not authorized") right after accepting it; such a refusal is
+	// retried for up to a second.
+	for try := 0; ; try++ {
+		n, err := t.announceOnce(ctx, ih, srcIP, port, left, numwant, event)
+		if err == nil || try == 20 || !strings.Contains(err.Error(), "not authorized") || ctx.Err() != nil {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, err
+		case <-time.After(50 * time.Millisecond): // retry interval, bounded by the count
+		}
+	}
+}
+
+func (t *tracker) announceOnce(ctx context.Context, ih [20]byte, srcIP string, port, left, numwant int, event string) (int, error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(srcIP)}, Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
