@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/record"
 	ma "github.com/multiformats/go-multiaddr"
 	"google.golang.org/protobuf/proto"
@@ -28,34 +29,53 @@ const KadProtocol = protocol.DHTPrefix + "/kad/1.0.0"
 // rawTimeout bounds one raw exchange.
 const rawTimeout = 10 * time.Second
 
-// LeafConn is a raw leaf-protocol stream to a supernode.
-type LeafConn struct {
+// rawStream is one raw stream to a supernode: numbered requests, one
+// frame back each, a deadline per exchange.
+type rawStream struct {
 	s  network.Stream
 	r  *protocol.MsgReader
 	id uint64
 }
 
-// DialLeaf connects h to sn and opens a leaf-protocol stream.
-func DialLeaf(ctx context.Context, h host.Host, sn peer.AddrInfo) (*LeafConn, error) {
+// dialRaw connects h to sn and opens a stream of proto.
+func dialRaw(ctx context.Context, h host.Host, sn peer.AddrInfo, proto libp2pprotocol.ID) (rawStream, error) {
 	if err := h.Connect(ctx, sn); err != nil {
-		return nil, err
+		return rawStream{}, err
 	}
-	s, err := h.NewStream(ctx, sn.ID, protocol.LeafProtocol)
+	s, err := h.NewStream(ctx, sn.ID, proto)
 	if err != nil {
-		return nil, err
+		return rawStream{}, err
 	}
-	return &LeafConn{s: s, r: protocol.DefaultLimits.NewReader(s)}, nil
+	return rawStream{s: s, r: protocol.DefaultLimits.NewReader(s)}, nil
 }
 
-// Call sends req and reads its answer.
-func (c *LeafConn) Call(req *pb.Request) (*pb.Response, error) {
+// exchange numbers req (setID gets the next ID), writes it and reads the
+// answer's frame.
+func (c *rawStream) exchange(req proto.Message, setID func(uint64)) ([]byte, error) {
 	c.id++
-	req.Id = c.id
+	setID(c.id)
 	_ = c.s.SetDeadline(time.Now().Add(rawTimeout))
 	if err := protocol.WriteMsg(c.s, req); err != nil {
 		return nil, err
 	}
-	frame, err := c.r.ReadFrame()
+	return c.r.ReadFrame()
+}
+
+// LeafConn is a raw leaf-protocol stream to a supernode.
+type LeafConn struct{ rawStream }
+
+// DialLeaf connects h to sn and opens a leaf-protocol stream.
+func DialLeaf(ctx context.Context, h host.Host, sn peer.AddrInfo) (*LeafConn, error) {
+	rs, err := dialRaw(ctx, h, sn, protocol.LeafProtocol)
+	if err != nil {
+		return nil, err
+	}
+	return &LeafConn{rs}, nil
+}
+
+// Call sends req and reads its answer.
+func (c *LeafConn) Call(req *pb.Request) (*pb.Response, error) {
+	frame, err := c.exchange(req, func(id uint64) { req.Id = id })
 	if err != nil {
 		return nil, err
 	}
@@ -76,33 +96,20 @@ func (c *LeafConn) Announce(env []byte, cids []cid.Cid) (*pb.Response, error) {
 func (c *LeafConn) Close() { c.s.Reset() }
 
 // PeerConn is a raw peer-protocol (supernode↔supernode) stream.
-type PeerConn struct {
-	s  network.Stream
-	r  *protocol.MsgReader
-	id uint64
-}
+type PeerConn struct{ rawStream }
 
 // DialPeer connects h to sn and opens a peer-protocol stream (no hello).
 func DialPeer(ctx context.Context, h host.Host, sn peer.AddrInfo) (*PeerConn, error) {
-	if err := h.Connect(ctx, sn); err != nil {
-		return nil, err
-	}
-	s, err := h.NewStream(ctx, sn.ID, protocol.PeerProtocol)
+	rs, err := dialRaw(ctx, h, sn, protocol.PeerProtocol)
 	if err != nil {
 		return nil, err
 	}
-	return &PeerConn{s: s, r: protocol.DefaultLimits.NewReader(s)}, nil
+	return &PeerConn{rs}, nil
 }
 
 // Call sends req and reads its answer.
 func (c *PeerConn) Call(req *pb.PeerRequest) (*pb.PeerResponse, error) {
-	c.id++
-	req.Id = c.id
-	_ = c.s.SetDeadline(time.Now().Add(rawTimeout))
-	if err := protocol.WriteMsg(c.s, req); err != nil {
-		return nil, err
-	}
-	frame, err := c.r.ReadFrame()
+	frame, err := c.exchange(req, func(id uint64) { req.Id = id })
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/supertracker/supertracker/leaf/bttracker/bencode"
 	"github.com/supertracker/supertracker/testnet/baseline"
+	"github.com/supertracker/supertracker/testnet/baseline/server"
 )
 
 // ErrTracker is wrapped by every failure an opentracker announce reports.
@@ -178,7 +179,7 @@ func (t *tracker) announceOnce(ctx context.Context, ih [20]byte, srcIP string, p
 	}
 	var q strings.Builder
 	q.WriteString("GET /announce?info_hash=")
-	q.WriteString(escapeBytes(ih[:]))
+	q.WriteString(server.EscapeBytes(ih[:]))
 	fmt.Fprintf(&q, "&peer_id=-SB0001-%012d", port) // 20 bytes
 	fmt.Fprintf(&q, "&port=%d&uploaded=0&downloaded=0&left=%d&compact=1&numwant=%d", port, left, numwant)
 	if event != "" {
@@ -222,22 +223,4 @@ func (t *tracker) announceOnce(ctx context.Context, ih [20]byte, srcIP string, p
 	}
 	peers, _ := dict["peers"].(string)
 	return len(peers) / 6, nil
-}
-
-// escapeBytes percent-encodes every byte outside RFC 3986's unreserved set
-// (url.Values would write 0x20 as '+', which opentracker reads as 0x2B).
-func escapeBytes(b []byte) string {
-	const hexdig = "0123456789ABCDEF"
-	var sb strings.Builder
-	for _, c := range b {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
-			sb.WriteByte(c)
-		default:
-			sb.WriteByte('%')
-			sb.WriteByte(hexdig[c>>4])
-			sb.WriteByte(hexdig[c&15])
-		}
-	}
-	return sb.String()
 }

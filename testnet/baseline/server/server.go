@@ -468,7 +468,7 @@ type netip struct {
 func (b *Backend) request(ctx context.Context, s baseline.Server, ih [20]byte, port, left, numwant int, event string) ([]netip, error) {
 	// Binary fields are %XX-escaped byte by byte: url.Values would write
 	// a 0x20 byte as '+', which opentracker reads as 0x2B.
-	q := "info_hash=" + escapeBytes(ih[:]) + "&peer_id=" + escapeBytes([]byte(b.peerID)) +
+	q := "info_hash=" + EscapeBytes(ih[:]) + "&peer_id=" + EscapeBytes([]byte(b.peerID)) +
 		"&port=" + strconv.Itoa(port) + "&uploaded=0&downloaded=0&left=" + strconv.Itoa(left) +
 		"&compact=1&numwant=" + strconv.Itoa(numwant)
 	if event != "" {
@@ -528,7 +528,7 @@ func (b *Backend) request(ctx context.Context, s baseline.Server, ih [20]byte, p
 }
 
 // escapeBytes percent-encodes every byte outside RFC 3986's unreserved set.
-func escapeBytes(b []byte) string {
+func EscapeBytes(b []byte) string {
 	const hexdig = "0123456789ABCDEF"
 	var sb strings.Builder
 	for _, c := range b {
