@@ -212,7 +212,11 @@ func TestRelayCaps(t *testing.T) {
 			t.Fatal("the leaf's stream never ended")
 		}
 		t.Logf("sent %d B (error: %v); the leaf received %d B; cap %d B", sent, werr, got, maxBytes)
-		if got >= maxBytes || got == 0 {
+		// got may be 0: the relay resets the connection at the cap and
+		// the bytes in flight to the leaf go with it (seen under a
+		// loaded make test). That the relayed stream carries data was
+		// shown by the leaf's first byte above.
+		if got >= maxBytes {
 			t.Fatalf("the leaf received %d B over a relay capped at %d B", got, maxBytes)
 		}
 		inproc.WaitFor(t, 10*time.Second, "the capped relayed connection to close", func() bool {
