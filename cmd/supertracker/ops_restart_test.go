@@ -67,10 +67,15 @@ func TestRestartKeepsRecords(t *testing.T) {
 		c := leaves[i].client()
 		for j := 0; j < perLeaf; j++ {
 			obj := opsCID("restart-"+strconv.Itoa(i), j)
-			r, err := c.Announce(t.Context(), []string{obj})
-			if err != nil || r.Replicas != 2 {
-				t.Fatalf("leaf %d announce %d: %v %+v", i, j, err, r)
-			}
+			// A leaf just started may not be attached yet (announce
+			// then fails fast): retry within a deadline.
+			poll(t, 20*time.Second, fmt.Sprintf("leaf %d announce %d with 2 replicas", i, j), func() (bool, string) {
+				r, err := c.Announce(t.Context(), []string{obj})
+				if err != nil || r.Replicas != 2 {
+					return false, fmt.Sprintf("%v %+v", err, r)
+				}
+				return true, ""
+			})
 			objects[obj] = leaves[i].peerID()
 		}
 	}
