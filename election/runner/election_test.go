@@ -121,11 +121,17 @@ func TestElectionFollowsDemand(t *testing.T) {
 	o.checkConverged(2)
 	base, _, _ := o.report("base")
 
-	// Raise the workload: more capped nodes, which stay leaves.
+	// Raise the workload: more capped nodes, which stay leaves. Under the
+	// race detector the 13-node base can end with every uncapped node a
+	// supernode (seen: 7 supernodes, 6 capped leaves, 53 sessions of 56
+	// after the rise, nobody left to promote): there every third newcomer
+	// is uncapped, so an eligible candidate exists and the count can rise
+	// by a promotion that demand, not the newcomer's arrival, decides.
 	var extra []*node
 	for i := 0; i < more; i++ {
 		known := []peer.AddrInfo{o.seed.info()}
-		n := startNode(t, testConfig(t, known, true, uint64(100+i)), true, objectOf(100+i))
+		capped := !(raceEnabled && i%3 == 2)
+		n := startNode(t, testConfig(t, known, capped, uint64(100+i)), capped, objectOf(100+i))
 		extra = append(extra, n)
 		o.add(n)
 	}
