@@ -103,7 +103,9 @@ scale:
 # bytes per record (P5) and growth with the supernode count, in 3
 # interleaved rounds. Writes $(BENCH_OUT)/bench.json, bench.md, bench.png;
 # the full run (~15 min on 2 cores) also docs/performance.md. QUICK=1: ~3 min.
+# BENCH_FLAGS="--phases lookup --n 100": one phase, one size (for working
+# on a row; such a partial run never writes docs/performance.md).
 BENCH_OUT ?= bench-out
 bench: build
 	$(GO) build -o bin/supertracker-bench ./testnet/bench/cmd/bench
-	./bin/supertracker-bench --binary $(BIN) --out $(BENCH_OUT) $(if $(QUICK),--quick,--docs docs/performance.md)
+	./bin/supertracker-bench --binary $(BIN) --out $(BENCH_OUT) $(if $(QUICK),--quick,--docs docs/performance.md) $(BENCH_FLAGS)

@@ -104,6 +104,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{Git: gitCommit(), Date: b.start.UTC().Format(time.RFC3339), Mode: cfg.Mode, Config: cfg}
 
 	for _, n := range cfg.Ns {
+		if !cfg.Runs("lookup") {
+			break
+		}
 		if err := b.lookupPhase(ctx, n); err != nil {
 			b.fail(fmt.Sprintf("P1/P2/P4 at N=%d", n), err)
 		}
@@ -112,14 +115,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	for _, s := range cfg.GrowthS {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !cfg.Runs("growth") {
 			break
 		}
 		if err := b.growthPhase(ctx, s); err != nil {
 			b.fail(fmt.Sprintf("growth/P3 at S=%d", s), err)
 		}
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && cfg.Runs("store") {
 		if err := b.storePhase(ctx); err != nil {
 			b.fail("P5", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/supertracker/supertracker/testnet/baseline/helper"
@@ -26,8 +28,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "bench-out", "output directory: bench.json, bench.md, bench.png")
 	docs := fs.String("docs", "", "also write this Markdown page (make bench: docs/performance.md, full runs only)")
 	rounds := fs.Int("rounds", 0, "interleaved rounds (default 3)")
+	phases := fs.String("phases", "", "run only these phases, comma-separated: lookup (P1, P2, P4), growth (growth, P3), store (P5); default all")
+	ns := fs.String("n", "", "lookup phase network sizes, comma-separated (default: the mode's, 50,100)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bench [--quick|--smoke] [--binary bin/supertracker] [--out bench-out] [--docs docs/performance.md]")
+		fmt.Fprintln(stderr, "usage: bench [--quick|--smoke] [--phases lookup,growth,store] [--n 50,100] [--binary bin/supertracker] [--out bench-out] [--docs docs/performance.md]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,8 +50,26 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *rounds > 0 {
 		cfg.Rounds = *rounds
 	}
-	if *docs != "" && cfg.Mode != "full" {
-		fmt.Fprintf(stderr, "bench: --docs is for full runs only; %s run writes %s only\n", cfg.Mode, *out)
+	if *phases != "" {
+		cfg.Phases = strings.Split(*phases, ",")
+	}
+	if *ns != "" {
+		cfg.Ns = nil
+		for _, f := range strings.Split(*ns, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				fmt.Fprintf(stderr, "bench: --n %q: %v\n", *ns, err)
+				return 2
+			}
+			cfg.Ns = append(cfg.Ns, n)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	if *docs != "" && (cfg.Mode != "full" || len(cfg.Phases) > 0 || *ns != "") {
+		fmt.Fprintf(stderr, "bench: --docs is for complete full runs only; this run writes %s only\n", *out)
 		*docs = ""
 	}
 	exe, err := os.Executable()

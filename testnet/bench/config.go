@@ -2,6 +2,8 @@ package bench
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,26 @@ type Config struct {
 	StoreSizes        []int `json:"store_sizes"`
 	TrackerStoreSizes []int `json:"tracker_store_sizes"`
 	StoreHolders      int   `json:"store_holders"` // holders per object
+	// Phases run (nil: all): "lookup" (P1, P2, P4 at every N), "growth"
+	// (growth and P3 at every S), "store" (P5). A partial run is for
+	// working on one row; it never writes the docs page.
+	Phases []string `json:"phases,omitempty"`
+}
+
+// PhaseNames are the phases a run can be limited to.
+var PhaseNames = []string{"lookup", "growth", "store"}
+
+// Runs reports whether phase is part of the run.
+func (c *Config) Runs(phase string) bool {
+	if len(c.Phases) == 0 {
+		return true
+	}
+	for _, p := range c.Phases {
+		if p == phase {
+			return true
+		}
+	}
+	return false
 }
 
 // FullConfig is `make bench` (≤ 20 min on 2 cores).
@@ -77,6 +99,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench config: idle window must be > 0")
 	case c.GrowthLeaves < 2 || c.StoreHolders < 1:
 		return fmt.Errorf("bench config: growth_leaves ≥ 2, store_holders ≥ 1")
+	}
+	for _, p := range c.Phases {
+		if !slices.Contains(PhaseNames, p) {
+			return fmt.Errorf("bench config: unknown phase %q (phases: %s)", p, strings.Join(PhaseNames, ", "))
+		}
+	}
+	for _, n := range c.Ns {
+		if n < 10 {
+			return fmt.Errorf("bench config: N = %d < 10 (S = N/5 supernodes, r = 8)", n)
+		}
 	}
 	for _, n := range c.Ns {
 		if n < 10 || n > 200 {
