@@ -19,6 +19,8 @@ import (
 	webtransport "github.com/libp2p/go-libp2p/p2p/transport/webtransport"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
 // tcpTransport is libp2p's TCP transport with SO_REUSEPORT (its default):
@@ -79,9 +81,11 @@ func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 	}
 }
 
-// newLeafHost starts a leaf process's host (see leafHostOptions).
-func newLeafHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
-	bw := metrics.NewBandwidthCounter()
+// newLeafHost starts a leaf process's host (see leafHostOptions). Its
+// bandwidth reporter keeps byte totals only (traffic.ByteCounter): libp2p's
+// BandwidthCounter's rate meters wake an idle process every second.
+func newLeafHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, metrics.Reporter, error) {
+	bw := &traffic.ByteCounter{}
 	h, err := startHost(append(leafHostOptions(key, bw), extra...), listen)
 	if err != nil {
 		return nil, nil, err

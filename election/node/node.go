@@ -72,7 +72,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var bw *metrics.BandwidthCounter
+	var bw metrics.Reporter
 	if cfg.Role == RoleLeaf {
 		n.host, bw, err = newLeafHost(key, cfg.Listen)
 	} else {

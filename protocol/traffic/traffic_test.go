@@ -44,3 +44,36 @@ func TestThrottledWriterWritesInBurstSizedChunks(t *testing.T) {
 		t.Fatalf("Write on a cancelled context = %v, want context.Canceled", err)
 	}
 }
+
+// ByteCounter keeps the totals Status reads, per protocol and overall, and
+// nothing per peer.
+func TestByteCounterKeepsTotalsPerProtocol(t *testing.T) {
+	var c traffic.ByteCounter
+	c.LogSentMessageStream(10, "/a", "p1")
+	c.LogSentMessageStream(5, "/a", "p2")
+	c.LogRecvMessageStream(7, "/a", "p1")
+	c.LogRecvMessageStream(3, "/b", "p1")
+	c.LogSentMessage(15)
+	c.LogRecvMessage(10)
+	if got := c.GetBandwidthForProtocol("/a"); got.TotalOut != 15 || got.TotalIn != 7 {
+		t.Fatalf("/a = %+v, want out 15 in 7", got)
+	}
+	if got := c.GetBandwidthTotals(); got.TotalOut != 15 || got.TotalIn != 10 {
+		t.Fatalf("totals = %+v", got)
+	}
+	by := c.GetBandwidthByProtocol()
+	if len(by) != 2 || by["/b"].TotalIn != 3 {
+		t.Fatalf("by protocol = %+v", by)
+	}
+	if len(c.GetBandwidthByPeer()) != 0 || c.GetBandwidthForPeer("p1").TotalIn != 0 {
+		t.Fatal("per-peer totals kept")
+	}
+	st := traffic.Status(nil, &c)
+	if st["/a"].BytesOut != 15 || st["/b"].BytesIn != 3 {
+		t.Fatalf("status = %+v", st)
+	}
+	c.Reset()
+	if got := c.GetBandwidthTotals(); got.TotalIn != 0 || len(c.GetBandwidthByProtocol()) != 0 {
+		t.Fatalf("after Reset: %+v", got)
+	}
+}
