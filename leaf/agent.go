@@ -228,10 +228,11 @@ func (a *Agent) background(name string, f func()) {
 // per supernode (heartbeats).
 func (a *Agent) run() {
 	defer a.wg.Done()
-	t := a.clock.Ticker(a.cfg.HeartbeatInterval)
+	t := a.clock.Timer(a.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		a.maintain()
+		t.Reset(a.maintainEvery())
 		select {
 		case <-a.ctx.Done():
 			return
@@ -239,6 +240,26 @@ func (a *Agent) run() {
 		case <-a.kick:
 		}
 	}
+}
+
+// settledMaintainIntervals: heartbeat intervals between maintenance rounds
+// while nothing is missing (a primary, or a local supernode, and every
+// backup attached). Whatever changes that (a lost primary or backup, a
+// failed announce) pokes the loop at once, so the slower pace only spaces
+// the periodic chores (discovery every DiscoveryInterval, refreshes every
+// third of the TTL, relay renewals in minutes) and an idle leaf wakes less.
+const settledMaintainIntervals = 5
+
+// maintainEvery is the wait before the next maintenance round: one
+// heartbeat interval while a primary or a backup is missing, else
+// settledMaintainIntervals of them.
+func (a *Agent) maintainEvery() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.local != nil || (a.primary != nil && len(a.backups) >= a.cfg.Backups) {
+		return settledMaintainIntervals * a.cfg.HeartbeatInterval
+	}
+	return a.cfg.HeartbeatInterval
 }
 
 // newRouteLocked marks the announced set for a refresh through a new
@@ -318,10 +339,11 @@ func (a *Agent) maintain() {
 	}
 	a.background("backups", a.fillBackups)
 	if a.relay.maintain(a.Supernodes()) {
-		// New circuit addresses: the next tick re-announces the set.
+		// New circuit addresses: the next round (now) re-announces the set.
 		a.mu.Lock()
 		a.refreshNow = true
 		a.mu.Unlock()
+		a.poke()
 	}
 	a.mu.Lock()
 	discover := a.clock.Since(a.lastDiscov) >= a.cfg.DiscoveryInterval

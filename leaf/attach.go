@@ -55,7 +55,7 @@ func (a *Agent) attach(s *session, primary bool) error {
 // silent supernode is dropped within two.
 func (a *Agent) heartbeats(s *session) {
 	defer a.wg.Done()
-	t := a.clock.Timer(s.heartbeatInterval())
+	t := a.clock.Timer(a.beatInterval(s))
 	defer t.Stop()
 	for {
 		select {
@@ -77,8 +77,20 @@ func (a *Agent) heartbeats(s *session) {
 			}
 			a.cfg.Logger.Debug("heartbeat failed", "peer", s.info.ID, "err", err)
 		}
-		t.Reset(s.heartbeatInterval())
+		t.Reset(a.beatInterval(s))
 	}
+}
+
+// beatInterval is how long s's heartbeat loop waits between beats: the
+// interval the supernode asked for when s is the primary, and
+// protocol.BackupHeartbeatFactor times that when it is a backup (a backup
+// is asked to answer again before it is promoted; promote beats at once).
+func (a *Agent) beatInterval(s *session) time.Duration {
+	iv := s.heartbeatInterval()
+	if !a.isPrimary(s) {
+		iv *= protocol.BackupHeartbeatFactor
+	}
+	return iv
 }
 
 // startHeartbeats starts s's heartbeat loop once.
@@ -167,6 +179,7 @@ func (a *Agent) lost(s *session, why error) (dropped bool) {
 		a.poke()
 	case wasBackup:
 		a.cfg.Logger.Debug("lost backup supernode", "peer", s.info.ID, "err", why)
+		a.poke() // find another backup now, not at the next settled round
 	}
 	return true
 }
@@ -227,6 +240,7 @@ func (a *Agent) promote(s *session) bool {
 	a.newRouteLocked()
 	a.changedLocked()
 	a.mu.Unlock()
+	s.probe() // its heartbeat loop waits a backup's interval: beat as the primary now
 	a.cfg.Logger.Info("promoted backup supernode to primary", "peer", s.info.ID, "rtt", s.rtt)
 	return true
 }

@@ -57,6 +57,42 @@ func TestHeartbeatIntervalFromSupernode(t *testing.T) {
 	}
 }
 
+// Backups heartbeat protocol.BackupHeartbeatFactor times less often than
+// the primary (two of three heartbeat streams of an idle leaf); a backup
+// promoted to primary beats at the primary's pace at once.
+func TestBackupsHeartbeatLessOften(t *testing.T) {
+	w := newWorld(t, 3, 1000)
+	a := w.start(w.config(w.sns...))
+	w.attached(2)
+	primary := w.byID(a.Primary())
+	before := map[*fakeSN]int{}
+	for _, f := range w.sns {
+		before[f] = f.answers("heartbeat")
+	}
+	w.advance(30*time.Second, 100*time.Millisecond)
+	for _, f := range w.sns {
+		got := f.answers("heartbeat") - before[f]
+		want := 30
+		if f != primary {
+			want = 30 / protocol.BackupHeartbeatFactor
+		}
+		if got < want-1 || got > want+1 {
+			t.Fatalf("%s (primary %v): %d heartbeats in 30 s, want %d", f.h.ID(), f == primary, got, want)
+		}
+	}
+	primary.setFrozen(true)
+	w.advanceUntil("a new primary", 3*time.Second, 20*time.Millisecond, func() bool {
+		p := a.Primary()
+		return p != "" && p != primary.h.ID()
+	})
+	next := w.byID(a.Primary())
+	n0 := next.answers("heartbeat")
+	w.advance(10*time.Second, 100*time.Millisecond)
+	if got := next.answers("heartbeat") - n0; got < 9 {
+		t.Fatalf("promoted backup: %d heartbeats in 10 s, want ≥ 9 (every second, as a primary)", got)
+	}
+}
+
 // A silent primary does not hold announces back: once a heartbeat shows it
 // silent, the announce goes to a backup too, long before the primary is
 // replaced.

@@ -70,7 +70,8 @@ func (a *Agent) newSession(info peer.AddrInfo, rtt time.Duration) *session {
 		busy: &a.busy,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.ctrl = newStreamPool(1, a.clock, s.heartbeatInterval)
+	// The control stream idles up to a backup's heartbeat interval.
+	s.ctrl = newStreamPool(1, a.clock, func() time.Duration { return protocol.BackupHeartbeatFactor * s.heartbeatInterval() })
 	s.data = newStreamPool(a.cfg.MaxStreams, a.clock, s.heartbeatInterval)
 	return s
 }

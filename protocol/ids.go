@@ -34,3 +34,13 @@ var SupernodeRendezvous = func() cid.Cid {
 	}
 	return cid.NewCidV1(cid.Raw, h)
 }()
+
+// BackupHeartbeatFactor is part of the leaf session's contract: a leaf
+// heartbeats a backup supernode every BackupHeartbeatFactor × the interval
+// that supernode asked for (AttachResponse.heartbeat_interval_ms), its
+// primary every interval; a supernode keeps a backup session (and an idle
+// leaf stream) for BackupHeartbeatFactor × its session timeout. A backup is
+// needed only when the primary fails, and the leaf asks it to answer before
+// it promotes it, so its liveness may be known less often: two of a leaf's
+// three heartbeat streams beat a third as often.
+const BackupHeartbeatFactor = 3

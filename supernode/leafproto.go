@@ -19,7 +19,8 @@ import (
 const writeTimeout = 10 * time.Second
 
 // handleLeafStream serves requests from one leaf on one stream until the
-// leaf closes it, goes silent for SessionTimeout, or the node closes.
+// leaf closes it, goes silent for BackupHeartbeatFactor × SessionTimeout,
+// or the node closes.
 func (n *Node) handleLeafStream(s network.Stream) {
 	if !n.track(s) {
 		s.Reset()
@@ -29,7 +30,9 @@ func (n *Node) handleLeafStream(s network.Stream) {
 	remote := s.Conn().RemotePeer()
 	r := n.cfg.Limits.NewReader(s)
 	for {
-		_ = s.SetReadDeadline(time.Now().Add(n.cfg.SessionTimeout))
+		// A backup's heartbeat stream is silent for up to
+		// BackupHeartbeatFactor heartbeat intervals between beats.
+		_ = s.SetReadDeadline(time.Now().Add(protocol.BackupHeartbeatFactor * n.cfg.SessionTimeout))
 		frame, err := r.ReadFrame()
 		if err != nil {
 			if errors.Is(err, io.EOF) {

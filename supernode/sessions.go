@@ -6,6 +6,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
 )
 
@@ -92,12 +93,18 @@ func (s *sessions) detach(p peer.ID) {
 	delete(s.leaves, p)
 }
 
-// expire detaches leaves silent for longer than timeout.
+// expire detaches leaves silent for longer than timeout, backup sessions
+// after protocol.BackupHeartbeatFactor × timeout (they beat that much less
+// often).
 func (s *sessions) expire(now time.Time, timeout time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for p, e := range s.leaves {
-		if now.Sub(e.lastSeen) > timeout {
+		limit := timeout
+		if !e.primary {
+			limit *= protocol.BackupHeartbeatFactor
+		}
+		if now.Sub(e.lastSeen) > limit {
 			delete(s.leaves, p)
 		}
 	}

@@ -67,3 +67,22 @@ func TestLoadMeterZeroCostRequests(t *testing.T) {
 		t.Fatalf("sample %+v: want μ = 100/s and a finite ρ", s)
 	}
 }
+
+// A backup session beats protocol.BackupHeartbeatFactor times less often
+// than a primary one, so it is kept that much longer.
+func TestSessionsExpireBackupsAfterTheFactor(t *testing.T) {
+	s := newSessions()
+	now := time.Now()
+	timeout := 3 * time.Second
+	if s.attach(peer.ID("p"), "", true, 10, 0, now) != nil || s.attach(peer.ID("b"), "", false, 10, 0, now) != nil {
+		t.Fatal("attach failed")
+	}
+	s.expire(now.Add(2*timeout), timeout)
+	if s.attached(peer.ID("p")) || !s.attached(peer.ID("b")) {
+		t.Fatalf("after 2 timeouts: %v (want the backup only)", s.list())
+	}
+	s.expire(now.Add(protocol.BackupHeartbeatFactor*timeout+time.Millisecond), timeout)
+	if s.attached(peer.ID("b")) {
+		t.Fatal("backup kept past BackupHeartbeatFactor timeouts")
+	}
+}
