@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/traffic"
 )
 
@@ -46,6 +47,9 @@ type Agent struct {
 	// settle before they move a mock clock on).
 	busy  atomic.Int64
 	relay *relayKeeper // relay slots while behind a NAT (relay.go)
+	// verified opens lookup answers' announcements, checking each
+	// envelope's signature once (verify.go).
+	verified *protocol.AnnouncementCache
 
 	// objMu orders changes of the announced set with the signing of their
 	// envelopes, so a later change always carries a higher sequence number.
@@ -89,11 +93,16 @@ func New(h host.Host, cfg Config) (*Agent, error) {
 	}
 	cfg.Meter = cmp.Or(cfg.Meter, &traffic.Meter{}) // nil: a meter of its own
 	cfg.Clock = cmp.Or(cfg.Clock, clock.New())      // nil: the wall clock
+	verified, err := protocol.NewAnnouncementCache(cfg.Limits, verifiedCacheSize)
+	if err != nil {
+		return nil, err
+	}
 	objects, err := loadObjects(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	a := &Agent{
+		verified:    verified,
 		cfg:         cfg,
 		host:        h,
 		clock:       cfg.Clock,

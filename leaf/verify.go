@@ -46,6 +46,11 @@ func (a *Agent) countReplicas(envelope []byte, n int, resp *pb.AnnounceResponse)
 	return counts, int(resp.GetTarget()), nil
 }
 
+// verifiedCacheSize bounds the announcements whose checked signature the
+// agent remembers (~200 B each): the holders of the objects it looked up
+// lately.
+const verifiedCacheSize = 1024
+
 // verifyHolders keeps the holders of c whose signed announcement and proof
 // verify, one per peer (the newest).
 func (a *Agent) verifyHolders(c cid.Cid, hs []*pb.Holder) []peer.AddrInfo {
@@ -54,7 +59,7 @@ func (a *Agent) verifyHolders(c cid.Cid, hs []*pb.Holder) []peer.AddrInfo {
 	var out []peer.AddrInfo
 	var seqs []uint64
 	for _, h := range hs {
-		v, err := a.cfg.Limits.OpenHolder(h, c.Hash(), now)
+		v, err := a.verified.OpenHolder(h, c.Hash(), now)
 		if err != nil {
 			a.cfg.Logger.Debug("lookup answer entry rejected", "cid", c, "err", err)
 			continue

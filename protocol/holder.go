@@ -31,6 +31,12 @@ func HolderToPB(envelope []byte, c cid.Cid, index int, proof [][]byte) *pb.Holde
 // that the CID (whose multihash must be key) is in it. A supernode can leave
 // a holder out of an answer but cannot make one up.
 func (l Limits) OpenHolder(h *pb.Holder, key []byte, now time.Time) (Holder, error) {
+	return l.openHolder(h, key, now, l.OpenAnnouncement)
+}
+
+// openHolder is OpenHolder with the announcement opened by open
+// (Limits.OpenAnnouncement, or an AnnouncementCache's Open).
+func (l Limits) openHolder(h *pb.Holder, key []byte, now time.Time, open func([]byte, time.Time) (*SignedAnnouncement, error)) (Holder, error) {
 	if h == nil {
 		return Holder{}, fmt.Errorf("%w: missing holder", ErrMalformed)
 	}
@@ -44,7 +50,7 @@ func (l Limits) OpenHolder(h *pb.Holder, key []byte, now time.Time) (Holder, err
 	if !bytes.Equal(c.Hash(), key) {
 		return Holder{}, fmt.Errorf("%w: holder of %s answers another multihash", ErrBadProof, c)
 	}
-	s, err := l.OpenAnnouncement(h.Announcement, now)
+	s, err := open(h.Announcement, now)
 	if err != nil {
 		return Holder{}, fmt.Errorf("holder: %w", err)
 	}

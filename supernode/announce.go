@@ -2,7 +2,6 @@ package supernode
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -223,8 +222,6 @@ func (n *Node) AnnounceSelf(ctx context.Context, envelope []byte, cids [][]byte)
 	}
 	return out.toPB(), nil
 }
-
-func hashOf(b []byte) [32]byte { return sha256.Sum256(b) }
 
 // retryWindow bounds how long a failed replica store is retried.
 const retryWindow = 5 * time.Minute

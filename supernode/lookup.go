@@ -30,7 +30,7 @@ func (n *Node) Lookup(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInf
 	now := n.clock.Now()
 	out := make([]peer.AddrInfo, 0, len(hs))
 	for _, h := range hs {
-		v, err := n.cfg.Limits.OpenHolder(h, c.Hash(), now)
+		v, err := n.verified.OpenHolder(h, c.Hash(), now)
 		if err != nil {
 			continue
 		}

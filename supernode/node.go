@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/filecoin-project/go-clock"
-	lru "github.com/hashicorp/golang-lru/v2"
 	ds "github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/namespace"
 	dssync "github.com/ipfs/go-datastore/sync"
@@ -62,7 +61,7 @@ type Node struct {
 	cidLim     *cidLimiter
 	announcing *semaphore.Weighted
 	storing    *semaphore.Weighted
-	verified   *lru.Cache[[32]byte, *protocol.SignedAnnouncement]
+	verified   *protocol.AnnouncementCache
 	load       *loadMeter
 	clock      clock.Clock
 	notif      *network.NotifyBundle
@@ -119,7 +118,11 @@ func New(h host.Host, cfg Config) (*Node, error) {
 		view: membership.New(membership.Config{Self: h.ID(), PrefixBits4: cfg.PrefixBits4,
 			PrefixBits6: cfg.PrefixBits6, Limits: cfg.Limits}),
 	}
-	n.verified, _ = lru.New[[32]byte, *protocol.SignedAnnouncement](verifiedCacheSize)
+	verified, err := protocol.NewAnnouncementCache(cfg.Limits, verifiedCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	n.verified = verified
 	n.load = newLoadMeter(5*time.Second, n.clock.Now())
 	d := cfg.Datastore
 	if d == nil {

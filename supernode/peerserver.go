@@ -211,26 +211,7 @@ func (n *Node) receipt(a *protocol.SignedAnnouncement, stored []int) ([]byte, er
 // openAnnouncement verifies an announcement envelope, once per envelope:
 // the verified result is cached by the envelope's hash.
 func (n *Node) openAnnouncement(env []byte, now time.Time) (*protocol.SignedAnnouncement, error) {
-	if len(env) > n.cfg.Limits.MaxEnvelopeSize {
-		return nil, fmt.Errorf("%w: envelope of %d bytes", protocol.ErrMessageTooLarge, len(env))
-	}
-	h := hashOf(env)
-	if a, ok := n.verified.Get(h); ok {
-		if !a.Live(now) {
-			return nil, fmt.Errorf("%w: expired at %s", protocol.ErrExpired, a.Expires.UTC().Format(time.RFC3339Nano))
-		}
-		c := *a // the cache keeps no envelope bytes: they are the caller's
-		c.Envelope = env
-		return &c, nil
-	}
-	a, err := n.cfg.Limits.OpenAnnouncement(env, now)
-	if err != nil {
-		return nil, err
-	}
-	c := *a
-	c.Envelope = nil
-	n.verified.Add(h, &c)
-	return a, nil
+	return n.verified.Open(env, now)
 }
 
 func containsID(ids []peer.ID, p peer.ID) bool {
