@@ -88,18 +88,28 @@ func fresh(now, at time.Time, ttl time.Duration) bool {
 	return !at.IsZero() && now.Sub(at) <= ttl
 }
 
+// trusted returns the last measurement o when it is still trusted at now;
+// otherwise nil and why not: never taken (never), or taken longer than ttl
+// ago ("<taken> 5m0s ago, older than 2m0s").
+func trusted[O Observation](now time.Time, o *O, ttl time.Duration, never, taken string) (*O, string) {
+	switch {
+	case o == nil:
+		return nil, never
+	case !fresh(now, (*o).observedAt(), ttl):
+		return nil, fmt.Sprintf("%s %s ago, older than %s", taken, now.Sub((*o).observedAt()).Round(time.Second), ttl)
+	}
+	return o, ""
+}
+
 // criteria evaluates eligibility; explain adds the Detail texts.
 func (m *Machine) criteria(explain bool) []Criterion {
 	cfg, now := m.cfg, m.now
 	cs := make([]Criterion, 0, 5)
 
 	reach := Criterion{Name: "reachable", Threshold: 1, Unit: "bool"}
-	switch r := m.reach; {
-	case r == nil:
-		reach.Detail = "no dial-back yet"
-	case !fresh(now, r.At, cfg.ReachabilityTTL):
-		reach.Detail = fmt.Sprintf("last dial-back %s ago, older than %s", now.Sub(r.At).Round(time.Second), cfg.ReachabilityTTL)
-	default:
+	if r, why := trusted(now, m.reach, cfg.ReachabilityTTL, "no dial-back yet", "last dial-back"); r == nil {
+		reach.Detail = why
+	} else {
 		reach.Known, reach.OK = true, r.Reachable
 		if r.Reachable {
 			reach.Value = 1
@@ -137,23 +147,17 @@ func (m *Machine) criteria(explain bool) []Criterion {
 	cs = append(cs, cur, avg)
 
 	up := Criterion{Name: "upload", Threshold: float64(cfg.MinUpload), Unit: "B/s"}
-	switch b := m.bandwidth; {
-	case b == nil:
-		up.Detail = "not measured"
-	case !fresh(now, b.At, cfg.MeasurementTTL):
-		up.Detail = fmt.Sprintf("measured %s ago, older than %s", now.Sub(b.At).Round(time.Second), cfg.MeasurementTTL)
-	default:
+	if b, why := trusted(now, m.bandwidth, cfg.MeasurementTTL, "not measured", "measured"); b == nil {
+		up.Detail = why
+	} else {
 		up.Known, up.Value, up.OK = true, float64(b.Upload), b.Upload >= cfg.MinUpload
 	}
 	cs = append(cs, up)
 
 	head := Criterion{Name: "headroom", Threshold: cfg.MinHeadroom, Unit: "fraction"}
-	switch r := m.resources; {
-	case r == nil:
-		head.Detail = "not measured"
-	case !fresh(now, r.At, cfg.MeasurementTTL):
-		head.Detail = fmt.Sprintf("measured %s ago, older than %s", now.Sub(r.At).Round(time.Second), cfg.MeasurementTTL)
-	default:
+	if r, why := trusted(now, m.resources, cfg.MeasurementTTL, "not measured", "measured"); r == nil {
+		head.Detail = why
+	} else {
 		v := math.Min(r.CPU, r.Mem)
 		head.Known, head.Value, head.OK = true, v, v >= cfg.MinHeadroom
 		if explain {

@@ -164,7 +164,7 @@ func (m *Machine) Step(o Observation) error {
 	if o == nil {
 		return fmt.Errorf("%w: nil observation", ErrInvalidObservation)
 	}
-	if err := o.check(); err != nil {
+	if err := checkObservation(o); err != nil {
 		return err
 	}
 	if f, ok := o.(RoleChangeFailed); ok && (m.pending == nil || !m.pending.proposed) {

@@ -3,6 +3,7 @@ package election
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 )
 
@@ -156,16 +157,29 @@ func invalid(kind, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidObservation, kind, fmt.Sprintf(format, args...))
 }
 
-func checkAt(kind string, at time.Time) error {
-	if at.IsZero() {
-		return invalid(kind, "zero At")
+// checkObservation checks o's fields (its check) and its time: every
+// observation carries a non-zero At.
+func checkObservation(o Observation) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if o.observedAt().IsZero() {
+		return invalid(reflect.TypeOf(o).Name(), "zero At")
+	}
+	return nil
+}
+
+// checkScore checks a reported election score.
+func checkScore(kind string, score float64) error {
+	if !(score >= 0 && score <= 1) { // also NaN
+		return invalid(kind, "Score %v outside [0,1]", score)
 	}
 	return nil
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-func (o Tick) check() error { return checkAt("Tick", o.At) }
+func (o Tick) check() error { return nil }
 
 func (o Uptime) check() error {
 	switch {
@@ -176,21 +190,21 @@ func (o Uptime) check() error {
 	case o.Average < 0 || o.Sessions < 0:
 		return invalid("Uptime", "negative Average %v or Sessions %d", o.Average, o.Sessions)
 	}
-	return checkAt("Uptime", o.At)
+	return nil
 }
 
 func (o Reachability) check() error {
 	if o.Reachable && o.VerifiedBy == "" {
 		return fmt.Errorf("%w: %w: Reachable without VerifiedBy", ErrInvalidObservation, ErrUnverifiedReachability)
 	}
-	return checkAt("Reachability", o.At)
+	return nil
 }
 
 func (o Bandwidth) check() error {
 	if o.Upload < 0 {
 		return invalid("Bandwidth", "negative Upload %d", o.Upload)
 	}
-	return checkAt("Bandwidth", o.At)
+	return nil
 }
 
 func (o Resources) check() error {
@@ -199,7 +213,7 @@ func (o Resources) check() error {
 			return invalid("Resources", "CPU %v and Mem %v must be in [0,1]", o.CPU, o.Mem)
 		}
 	}
-	return checkAt("Resources", o.At)
+	return nil
 }
 
 // maxRho bounds a reported utilisation; far beyond any real overload, it
@@ -225,51 +239,40 @@ func (o Demand) check() error {
 	if err := checkLoad("Demand", o.Rho, o.Leaves, o.MaxLeaves, false); err != nil {
 		return err
 	}
-	if !(o.Score >= 0 && o.Score <= 1) { // also NaN
-		return invalid("Demand", "Score %v outside [0,1]", o.Score)
-	}
-	return checkAt("Demand", o.At)
+	return checkScore("Demand", o.Score)
 }
 
-func (o Load) check() error {
-	if err := checkLoad("Load", o.Rho, o.Leaves, o.MaxLeaves, true); err != nil {
-		return err
-	}
-	return checkAt("Load", o.At)
-}
+func (o Load) check() error { return checkLoad("Load", o.Rho, o.Leaves, o.MaxLeaves, true) }
 
 func (o Supernodes) check() error {
 	if o.Reachable < 0 {
 		return invalid("Supernodes", "negative Reachable %d", o.Reachable)
 	}
-	return checkAt("Supernodes", o.At)
+	return nil
 }
 
 func (o Candidate) check() error {
 	if o.From == "" {
 		return invalid("Candidate", "empty From")
 	}
-	if !(o.Score >= 0 && o.Score <= 1) { // also NaN
-		return invalid("Candidate", "Score %v outside [0,1]", o.Score)
-	}
-	return checkAt("Candidate", o.At)
+	return checkScore("Candidate", o.Score)
 }
 
 func (o Suspended) check() error {
 	if o.Slept <= 0 {
 		return invalid("Suspended", "Slept %v must be > 0", o.Slept)
 	}
-	return checkAt("Suspended", o.At)
+	return nil
 }
 
 func (o RoleChanged) check() error {
 	if !o.Role.valid() {
 		return invalid("RoleChanged", "unknown role %d", uint8(o.Role))
 	}
-	return checkAt("RoleChanged", o.At)
+	return nil
 }
 
-func (o RoleChangeFailed) check() error { return checkAt("RoleChangeFailed", o.At) }
+func (o RoleChangeFailed) check() error { return nil }
 
 // errText renders a failure cause for reasons.
 func errText(err error) string {

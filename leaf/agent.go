@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -414,10 +415,5 @@ func (a *Agent) WaitAttached(ctx context.Context) error {
 func (a *Agent) Objects() []cid.Cid {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]cid.Cid, 0, len(a.objects))
-	for c := range a.objects {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(x, y cid.Cid) int { return strings.Compare(x.KeyString(), y.KeyString()) })
-	return out
+	return slices.SortedFunc(maps.Keys(a.objects), func(x, y cid.Cid) int { return strings.Compare(x.KeyString(), y.KeyString()) })
 }

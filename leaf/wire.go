@@ -41,28 +41,27 @@ func lookupResult(resp *pb.Response) ([]*pb.Holder, error) {
 	return resp.GetLookup().GetHolders(), nil
 }
 
-// announce sends a signed envelope to this supernode.
-func (s *session) announce(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error) {
-	resp, err := s.call(ctx, announceRequest(envelope, cids), s.timeout)
+// ask sends req to this supernode and reads its answer with result;
+// an answer result cannot read is the supernode's failure.
+func ask[T any](ctx context.Context, s *session, req *pb.Request, result func(*pb.Response) (T, error)) (T, error) {
+	var zero T
+	resp, err := s.call(ctx, req, s.timeout)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	r, err := announceResult(resp)
+	r, err := result(resp)
 	if err != nil {
-		return nil, &SupernodeError{Peer: s.info.ID, Err: err}
+		return zero, &SupernodeError{Peer: s.info.ID, Err: err}
 	}
 	return r, nil
 }
 
+// announce sends a signed envelope to this supernode.
+func (s *session) announce(ctx context.Context, envelope []byte, cids [][]byte) (*pb.AnnounceResponse, error) {
+	return ask(ctx, s, announceRequest(envelope, cids), announceResult)
+}
+
 // lookup asks this supernode for holders of c.
 func (s *session) lookup(ctx context.Context, c cid.Cid, limit int) ([]*pb.Holder, error) {
-	resp, err := s.call(ctx, lookupRequest(c, limit), s.timeout)
-	if err != nil {
-		return nil, err
-	}
-	hs, err := lookupResult(resp)
-	if err != nil {
-		return nil, &SupernodeError{Peer: s.info.ID, Err: err}
-	}
-	return hs, nil
+	return ask(ctx, s, lookupRequest(c, limit), lookupResult)
 }

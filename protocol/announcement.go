@@ -50,10 +50,7 @@ func (a *Announcement) MarshalRecord() ([]byte, error) {
 func (a *Announcement) UnmarshalRecord(b []byte) error {
 	l := a.limits.orDefault()
 	var m pb.Announcement
-	if err := proto.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("%w: announcement: %v", ErrMalformed, err)
-	}
-	id, addrs, err := l.recordPeer("announcement", m.PeerId, m.Addrs)
+	id, addrs, err := l.unmarshalPeerRecord("announcement", b, &m)
 	if err != nil {
 		return err
 	}

@@ -41,14 +41,7 @@ const (
 // MaxBTInfoHashes distinct 20-byte infohashes and a limit of at most
 // MaxBTPeers.
 func (l Limits) DecodeBTPeersRequest(b []byte) (*pb.BTPeersRequest, error) {
-	var m pb.BTPeersRequest
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("bt-peers request: %w", err)
-	}
-	if err := ValidateBTPeersRequest(&m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return decodeChecked(l, "bt-peers request", b, ValidateBTPeersRequest)
 }
 
 // ValidateBTPeersRequest checks a request against the protocol bounds.
@@ -83,14 +76,7 @@ func ValidateBTPeersRequest(m *pb.BTPeersRequest) error {
 // an empty or 20-byte peer ID. Whether the swarms answer what was asked is
 // for the caller to check.
 func (l Limits) DecodeBTPeersResponse(b []byte) (*pb.BTPeersResponse, error) {
-	var m pb.BTPeersResponse
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("bt-peers response: %w", err)
-	}
-	if err := l.ValidateBTPeersResponse(&m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return decodeChecked(l, "bt-peers response", b, l.ValidateBTPeersResponse)
 }
 
 // ValidateBTPeersResponse checks a response against the protocol bounds.

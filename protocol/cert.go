@@ -39,10 +39,7 @@ func (c *SupernodeCert) MarshalRecord() ([]byte, error) {
 func (c *SupernodeCert) UnmarshalRecord(b []byte) error {
 	l := c.limits.orDefault()
 	var m pb.SupernodeCert
-	if err := proto.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("%w: supernode cert: %v", ErrMalformed, err)
-	}
-	id, addrs, err := l.recordPeer("supernode cert", m.PeerId, m.Addrs)
+	id, addrs, err := l.unmarshalPeerRecord("supernode cert", b, &m)
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,34 @@ func (l Limits) unmarshal(b []byte, m proto.Message) error {
 	return nil
 }
 
+// decodeChecked unmarshals b, within l, into a new message and checks it;
+// every error names the message (what).
+func decodeChecked[M any, PM interface {
+	*M
+	proto.Message
+}](l Limits, what string, b []byte, check func(PM) error) (PM, error) {
+	m := PM(new(M))
+	if err := l.unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := check(m); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return m, nil
+}
+
+// checkStatus checks what every response carries: a known status and an
+// error text within MaxErrorSize.
+func (l Limits) checkStatus(s pb.Status, errText string) error {
+	if _, ok := pb.Status_name[int32(s)]; !ok {
+		return fmt.Errorf("%w: unknown status %d", ErrMalformed, s)
+	}
+	if len(errText) > l.MaxErrorSize {
+		return fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(errText))
+	}
+	return nil
+}
+
 // Request is one leaf request as DecodeRequest parsed it: the message,
 // within limits, and the typed values its bytes encode, so a server never
 // decodes them again. The announcement envelope is opened (signature,
@@ -106,14 +134,7 @@ func (l Limits) DecodeRequest(b []byte) (*Request, error) {
 
 // DecodeResponse decodes and validates one supernode response.
 func (l Limits) DecodeResponse(b []byte) (*pb.Response, error) {
-	var m pb.Response
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("response: %w", err)
-	}
-	if err := l.ValidateResponse(&m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return decodeChecked(l, "response", b, l.ValidateResponse)
 }
 
 func (l Limits) parseRequest(m *pb.Request) (*Request, error) {
@@ -160,11 +181,8 @@ func (l Limits) parseRequest(m *pb.Request) (*Request, error) {
 // ValidateResponse checks status, error text and result counts; every peer
 // in a result must decode.
 func (l Limits) ValidateResponse(m *pb.Response) error {
-	if _, ok := pb.Status_name[int32(m.Status)]; !ok {
-		return fmt.Errorf("%w: unknown status %d", ErrMalformed, m.Status)
-	}
-	if len(m.Error) > l.MaxErrorSize {
-		return fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(m.Error))
+	if err := l.checkStatus(m.Status, m.Error); err != nil {
+		return err
 	}
 	switch b := m.Body.(type) {
 	case *pb.Response_Attach:

@@ -5,6 +5,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/supertracker/supertracker/protocol/pb"
 )
@@ -47,14 +48,25 @@ func addrsToBytes(as []ma.Multiaddr) [][]byte {
 	return out
 }
 
-// recordPeer decodes the peer ID and addresses a signed record names; what
-// names the record in errors.
-func (l Limits) recordPeer(what string, id []byte, addrs [][]byte) (peer.ID, []ma.Multiaddr, error) {
-	p, err := peer.IDFromBytes(id)
+// peerRecord is a signed record's message that names a peer and its
+// addresses (an announcement, a supernode cert).
+type peerRecord interface {
+	proto.Message
+	GetPeerId() []byte
+	GetAddrs() [][]byte
+}
+
+// unmarshalPeerRecord unmarshals b into m and decodes the peer ID and
+// addresses it names; what names the record in errors.
+func (l Limits) unmarshalPeerRecord(what string, b []byte, m peerRecord) (peer.ID, []ma.Multiaddr, error) {
+	if err := proto.Unmarshal(b, m); err != nil {
+		return "", nil, fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
+	}
+	p, err := peer.IDFromBytes(m.GetPeerId())
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %s peer id: %v", ErrMalformed, what, err)
 	}
-	as, err := l.AddrsFromBytes(addrs)
+	as, err := l.AddrsFromBytes(m.GetAddrs())
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", what, err)
 	}

@@ -11,43 +11,29 @@ import (
 // (PeerProtocol). Signed contents (certs, announcements) are verified by
 // OpenCert and OpenAnnouncement.
 func (l Limits) DecodePeerRequest(b []byte) (*pb.PeerRequest, error) {
-	var m pb.PeerRequest
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("peer request: %w", err)
-	}
-	if err := l.validatePeerRequest(&m); err != nil {
-		return nil, fmt.Errorf("peer request: %w", err)
-	}
-	return &m, nil
+	return decodeChecked(l, "peer request", b, l.validatePeerRequest)
 }
 
 // DecodePeerResponse decodes and bounds one PeerProtocol response.
 func (l Limits) DecodePeerResponse(b []byte) (*pb.PeerResponse, error) {
-	var m pb.PeerResponse
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("peer response: %w", err)
+	return decodeChecked(l, "peer response", b, l.validatePeerResponse)
+}
+
+func (l Limits) validatePeerResponse(m *pb.PeerResponse) error {
+	if err := l.checkStatus(m.Status, m.Error); err != nil {
+		return err
 	}
-	if _, ok := pb.Status_name[int32(m.Status)]; !ok {
-		return nil, fmt.Errorf("%w: peer response: unknown status %d", ErrMalformed, m.Status)
-	}
-	if len(m.Error) > l.MaxErrorSize {
-		return nil, fmt.Errorf("%w: peer response: error text of %d bytes", ErrOverLimit, len(m.Error))
-	}
-	var err error
 	switch b := m.Body.(type) {
 	case *pb.PeerResponse_Hello:
-		err = l.checkEnvelope("hello cert", b.Hello.GetCert())
+		return l.checkEnvelope("hello cert", b.Hello.GetCert())
 	case *pb.PeerResponse_Gossip:
-		err = l.checkCerts(b.Gossip.GetCerts())
+		return l.checkCerts(b.Gossip.GetCerts())
 	case *pb.PeerResponse_Store:
-		err = l.checkEnvelope("receipt", b.Store.GetReceipt())
+		return l.checkEnvelope("receipt", b.Store.GetReceipt())
 	case *pb.PeerResponse_Fetch:
-		err = l.validateHolders(b.Fetch.GetHolders())
+		return l.validateHolders(b.Fetch.GetHolders())
 	}
-	if err != nil {
-		return nil, fmt.Errorf("peer response: %w", err)
-	}
-	return &m, nil
+	return nil
 }
 
 func (l Limits) validatePeerRequest(m *pb.PeerRequest) error {

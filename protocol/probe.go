@@ -23,27 +23,27 @@ const (
 
 // DecodeProbeRequest decodes and validates a probe request.
 func (l Limits) DecodeProbeRequest(b []byte) (*pb.ProbeRequest, error) {
-	var m pb.ProbeRequest
-	if err := l.unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("probe request: %w", err)
-	}
+	return decodeChecked(l, "probe request", b, l.validateProbeRequest)
+}
+
+func (l Limits) validateProbeRequest(m *pb.ProbeRequest) error {
 	switch body := m.Body.(type) {
 	case *pb.ProbeRequest_Bandwidth:
 		if body.Bandwidth.GetMaxBytes() == 0 || body.Bandwidth.GetMaxBytes() > MaxProbeBytes {
-			return nil, fmt.Errorf("%w: probe of %d bytes (want 1..%d)", ErrOverLimit, body.Bandwidth.GetMaxBytes(), MaxProbeBytes)
+			return fmt.Errorf("%w: probe of %d bytes (want 1..%d)", ErrOverLimit, body.Bandwidth.GetMaxBytes(), MaxProbeBytes)
 		}
 		if body.Bandwidth.GetDurationMs() == 0 || body.Bandwidth.GetDurationMs() > MaxProbeDurationMs {
-			return nil, fmt.Errorf("%w: probe of %d ms (want 1..%d)", ErrOverLimit, body.Bandwidth.GetDurationMs(), MaxProbeDurationMs)
+			return fmt.Errorf("%w: probe of %d ms (want 1..%d)", ErrOverLimit, body.Bandwidth.GetDurationMs(), MaxProbeDurationMs)
 		}
 	case *pb.ProbeRequest_DialBack:
 		if _, err := l.AddrsFromBytes(body.DialBack.GetAddrs()); err != nil {
-			return nil, fmt.Errorf("dial-back: %w", err)
+			return fmt.Errorf("dial-back: %w", err)
 		}
 	case *pb.ProbeRequest_Load:
 	default:
-		return nil, fmt.Errorf("%w: probe request has no known body", ErrMalformed)
+		return fmt.Errorf("%w: probe request has no known body", ErrMalformed)
 	}
-	return &m, nil
+	return nil
 }
 
 // ProbeResponse is a probe answer as DecodeProbeResponse parsed it: the
@@ -63,11 +63,8 @@ func (l Limits) DecodeProbeResponse(b []byte) (*ProbeResponse, error) {
 	if err := l.unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("probe response: %w", err)
 	}
-	if _, ok := pb.Status_name[int32(m.Status)]; !ok {
-		return nil, fmt.Errorf("%w: unknown status %d", ErrMalformed, m.Status)
-	}
-	if len(m.Error) > l.MaxErrorSize {
-		return nil, fmt.Errorf("%w: error text of %d bytes", ErrOverLimit, len(m.Error))
+	if err := l.checkStatus(m.Status, m.Error); err != nil {
+		return nil, fmt.Errorf("probe response: %w", err)
 	}
 	if m.Bytes > MaxProbeBytes || m.ElapsedUs < 0 {
 		return nil, fmt.Errorf("%w: probe result out of range", ErrMalformed)

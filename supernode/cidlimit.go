@@ -1,6 +1,7 @@
 package supernode
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -103,14 +104,6 @@ func reserveAll(ls []*rate.Limiter, n int, now time.Time) bool {
 func (l *cidLimiter) gc(now time.Time, idle time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for p, b := range l.byPeer {
-		if now.Sub(b.seen) > idle {
-			delete(l.byPeer, p)
-		}
-	}
-	for p, b := range l.byPrefix {
-		if now.Sub(b.seen) > idle {
-			delete(l.byPrefix, p)
-		}
-	}
+	maps.DeleteFunc(l.byPeer, func(_ peer.ID, b *bucket) bool { return now.Sub(b.seen) > idle })
+	maps.DeleteFunc(l.byPrefix, func(_ string, b *bucket) bool { return now.Sub(b.seen) > idle })
 }

@@ -407,21 +407,18 @@ func (n *Node) Leaves() []peer.ID { return n.sess.list() }
 // so attached leaves move to other supernodes, and tells the other
 // supernodes (a cert marked leaving) so they stop placing records here and
 // repair what it held; it keeps serving the peer protocol until Close.
-func (n *Node) StepDown() {
-	n.mu.Lock()
-	n.stepping = true
-	n.mu.Unlock()
-	if err := n.issueCert(true); err == nil {
-		n.pushCert()
-	}
-}
+func (n *Node) StepDown() { n.setStepping(true) }
 
 // Resume undoes StepDown (a role change that was called off).
-func (n *Node) Resume() {
+func (n *Node) Resume() { n.setStepping(false) }
+
+// setStepping sets whether the node is stepping down and tells the other
+// supernodes with a new cert (Leaving: stepping).
+func (n *Node) setStepping(stepping bool) {
 	n.mu.Lock()
-	n.stepping = false
+	n.stepping = stepping
 	n.mu.Unlock()
-	if err := n.issueCert(false); err == nil {
+	if err := n.issueCert(stepping); err == nil {
 		n.pushCert()
 	}
 }

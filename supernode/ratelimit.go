@@ -1,6 +1,7 @@
 package supernode
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -41,9 +42,5 @@ func (l *peerLimiter) allow(p peer.ID, now time.Time) bool {
 func (l *peerLimiter) gc(now time.Time, idle time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for p, e := range l.peers {
-		if now.Sub(e.seen) > idle {
-			delete(l.peers, p)
-		}
-	}
+	maps.DeleteFunc(l.peers, func(_ peer.ID, e *limiterEntry) bool { return now.Sub(e.seen) > idle })
 }

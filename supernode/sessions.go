@@ -1,6 +1,8 @@
 package supernode
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -99,15 +101,13 @@ func (s *sessions) detach(p peer.ID) {
 func (s *sessions) expire(now time.Time, timeout time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for p, e := range s.leaves {
+	maps.DeleteFunc(s.leaves, func(_ peer.ID, e *session) bool {
 		limit := timeout
 		if !e.primary {
 			limit *= protocol.BackupHeartbeatFactor
 		}
-		if now.Sub(e.lastSeen) > limit {
-			delete(s.leaves, p)
-		}
-	}
+		return now.Sub(e.lastSeen) > limit
+	})
 }
 
 func (s *sessions) count() int {
@@ -119,9 +119,5 @@ func (s *sessions) count() int {
 func (s *sessions) list() []peer.ID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]peer.ID, 0, len(s.leaves))
-	for p := range s.leaves {
-		out = append(out, p)
-	}
-	return out
+	return slices.Collect(maps.Keys(s.leaves))
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/supertracker/supertracker/cmd/internal/layered"
 )
 
 func usage(w io.Writer) {
@@ -27,20 +29,11 @@ Run 'supertracker-lab COMMAND --help' for the flags of a command.
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
+	if code, done := layered.ParseCommand(args, []string{"testnet", "model"}, usage, stdout, stderr, "supertracker-lab: unknown command"); done {
+		return code
 	}
-	switch args[0] {
-	case "testnet":
+	if args[0] == "testnet" {
 		return runTestnet(args[1:], stdout, stderr)
-	case "model":
-		return runModel(args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		usage(stdout)
-		return 0
 	}
-	fmt.Fprintf(stderr, "supertracker-lab: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	return runModel(args[1:], stdout, stderr)
 }

@@ -57,9 +57,7 @@ announced set and reach the overlay once a supernode attaches.
 		res, err = c.Withdraw(ctx, fs.Args())
 	}
 	if err != nil {
-		code, msg := clientExit(err)
-		fmt.Fprintf(stderr, "supertracker %s: %s\n", verb, msg)
-		return code
+		return clientFailed(stderr, verb, err)
 	}
 	past := map[string]string{"announce": "announced", "withdraw": "withdrew"}[verb]
 	fmt.Fprintf(stdout, "%s %d CID(s); stored on %d supernode(s)\n", past, res.Accepted, res.Replicas)
@@ -93,14 +91,10 @@ answer (not streamed).
 	defer cancel()
 	res, err := apiClient(*api).Lookup(ctx, fs.Arg(0), *limit)
 	if err != nil {
-		code, msg := clientExit(err)
-		fmt.Fprintln(stderr, "supertracker lookup:", msg)
-		return code
+		return clientFailed(stderr, "lookup", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
+		printJSON(stdout, res)
 	} else {
 		for _, h := range res.Holders {
 			if len(h.Addrs) > 0 {
@@ -134,16 +128,27 @@ leaves and load (supernode), and its election state when it runs one.
 	defer cancel()
 	s, err := apiClient(*api).Status(ctx)
 	if err != nil {
-		code, msg := clientExit(err)
-		fmt.Fprintln(stderr, "supertracker status:", msg)
-		return code
+		return clientFailed(stderr, "status", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(s)
+		printJSON(stdout, s)
 		return 0
 	}
 	node.WriteStatusText(stdout, s)
 	return 0
+}
+
+// clientFailed prints why the API call of command cmd failed and returns
+// the exit status for it (see clientExit).
+func clientFailed(stderr io.Writer, cmd string, err error) int {
+	code, msg := clientExit(err)
+	fmt.Fprintf(stderr, "supertracker %s: %s\n", cmd, msg)
+	return code
+}
+
+// printJSON writes v as indented JSON, the --json output of every command.
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }

@@ -41,19 +41,8 @@ flags > environment > file > defaults. Use a file with --config PATH (or
 SUPERTRACKER_CONFIG=PATH).
 `)
 	}
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		usage(stdout)
-		return 0
-	case "init", "check":
-	default:
-		fmt.Fprintf(stderr, "supertracker config: unknown subcommand %q\n\n", args[0])
-		usage(stderr)
-		return 2
+	if code, done := layered.ParseCommand(args, []string{"init", "check"}, usage, stdout, stderr, "supertracker config: unknown subcommand"); done {
+		return code
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("config "+sub, flag.ContinueOnError)

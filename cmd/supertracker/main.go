@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 
+	"github.com/supertracker/supertracker/cmd/internal/layered"
 	"github.com/supertracker/supertracker/election/node"
 )
 
@@ -64,27 +66,19 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
-		usage(stdout)
-		return 0
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
-	}
-	if args[0] == "testnet" || args[0] == "model" {
+	if len(args) > 0 && (args[0] == "testnet" || args[0] == "model") {
 		fmt.Fprintf(stderr, "supertracker: %s is a lab tool: run supertracker-lab %s (make testnet builds both)\n", args[0], args[0])
 		return 2
 	}
-	fmt.Fprintf(stderr, "supertracker: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	cmds := commands()
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.name
+	}
+	if code, done := layered.ParseCommand(args, names, usage, stdout, stderr, "supertracker: unknown command"); done {
+		return code
+	}
+	return cmds[slices.Index(names, args[0])].run(args[1:], stdout, stderr)
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {

@@ -8,8 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -361,12 +362,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if a := v.agent(); a != nil {
 		leaf.Collector{Agent: a}.Collect(ch)
 	}
-	kinds := make([]string, 0, len(st.Traffic))
-	for k := range st.Traffic {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(st.Traffic)) {
 		t := st.Traffic[k]
 		if isProtocolID(k) {
 			// libp2p's counter; kad's message count is also kept under

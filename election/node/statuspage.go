@@ -9,7 +9,9 @@ import (
 	_ "embed"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -158,12 +160,7 @@ func (v *opsView) statusPage(ctx context.Context) *statusPageData {
 			d.LastDecis = fmt.Sprintf("%s → %s, %s ago: %s", l.Kind, l.Target, el.Now.Sub(l.At).Round(time.Second), l.Reason)
 		}
 	}
-	kinds := make([]string, 0, len(st.Traffic))
-	for k := range st.Traffic {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(st.Traffic)) {
 		t := st.Traffic[k]
 		row := pageTraffic{Kind: k, MsgsIn: fmt.Sprint(t.MsgsIn), MsgsOut: fmt.Sprint(t.MsgsOut),
 			BytesIn: formatBytes(t.BytesIn), BytesOut: formatBytes(t.BytesOut)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"sync"
 	"time"
@@ -70,6 +71,29 @@ type client struct {
 	seeder    bool
 	completed bool // its "completed" event was counted
 	expires   time.Time
+}
+
+// live yields the clients whose registration has not expired at now.
+func (t *torrent) live(now time.Time) iter.Seq2[bttracker.PeerID, *client] {
+	return func(yield func(bttracker.PeerID, *client) bool) {
+		for id, c := range t.clients {
+			if now.Before(c.expires) && !yield(id, c) {
+				return
+			}
+		}
+	}
+}
+
+// liveCounts counts the live clients that seed and those that leech.
+func (t *torrent) liveCounts(now time.Time) (seeders, leechers int) {
+	for _, c := range t.live(now) {
+		if c.seeder {
+			seeders++
+		} else {
+			leechers++
+		}
+	}
+	return seeders, leechers
 }
 
 // New returns a Bridge on agent. It serves the bt-peers protocol on the

@@ -1,6 +1,7 @@
 package btbridge
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,55 +99,25 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.RecordTTL == 0 {
-		c.RecordTTL = 45 * time.Minute
-	}
-	if c.Interval == 0 {
-		c.Interval = min(max(c.RecordTTL/3, time.Minute), 30*time.Minute)
-	}
-	if c.MinInterval == 0 {
-		c.MinInterval = min(max(c.Interval/2, time.Second), c.Interval)
-	}
-	if c.PeerTimeout == 0 {
-		c.PeerTimeout = c.Interval + c.Interval/2
-	}
-	if c.SweepInterval == 0 {
-		c.SweepInterval = min(max(c.PeerTimeout/8, 100*time.Millisecond), 30*time.Second)
-	}
-	if c.QueryTimeout == 0 {
-		c.QueryTimeout = 3 * time.Second
-	}
-	if c.MaxParallelQueries == 0 {
-		c.MaxParallelQueries = 8
-	}
-	if c.MaxInboundQueries == 0 {
-		c.MaxInboundQueries = 64
-	}
-	if c.ServeTimeout == 0 {
-		c.ServeTimeout = 10 * time.Second
-	}
-	if c.OverlayTimeout == 0 {
-		c.OverlayTimeout = 10 * time.Second
-	}
-	if c.CloseTimeout == 0 {
-		c.CloseTimeout = time.Second
-	}
-	if c.MaxClients == 0 {
-		c.MaxClients = 10000
-	}
-	if c.Limits == (protocol.Limits{}) {
-		c.Limits = protocol.DefaultLimits
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.RecordTTL = cmp.Or(c.RecordTTL, 45*time.Minute)
+	c.Interval = cmp.Or(c.Interval, min(max(c.RecordTTL/3, time.Minute), 30*time.Minute))
+	c.MinInterval = cmp.Or(c.MinInterval, min(max(c.Interval/2, time.Second), c.Interval))
+	c.PeerTimeout = cmp.Or(c.PeerTimeout, c.Interval+c.Interval/2)
+	c.SweepInterval = cmp.Or(c.SweepInterval, min(max(c.PeerTimeout/8, 100*time.Millisecond), 30*time.Second))
+	c.QueryTimeout = cmp.Or(c.QueryTimeout, 3*time.Second)
+	c.MaxParallelQueries = cmp.Or(c.MaxParallelQueries, 8)
+	c.MaxInboundQueries = cmp.Or(c.MaxInboundQueries, 64)
+	c.ServeTimeout = cmp.Or(c.ServeTimeout, 10*time.Second)
+	c.OverlayTimeout = cmp.Or(c.OverlayTimeout, 10*time.Second)
+	c.CloseTimeout = cmp.Or(c.CloseTimeout, time.Second)
+	c.MaxClients = cmp.Or(c.MaxClients, 10000)
+	c.Limits = cmp.Or(c.Limits, protocol.DefaultLimits)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	c.Frontend.Interval, c.Frontend.MinInterval = c.Interval, c.MinInterval
-	if c.Frontend.Logger == nil {
-		c.Frontend.Logger = c.Logger
-	}
+	c.Frontend.Logger = cmp.Or(c.Frontend.Logger, c.Logger)
 	if c.MaxHolders == 0 || c.MaxHolders > c.Limits.MaxLookupResults {
 		c.MaxHolders = c.Limits.MaxLookupResults
 	}

@@ -42,16 +42,7 @@ func (b *Bridge) Torrents(max int) []TorrentInfo {
 	for ih, t := range b.torrents {
 		ti := TorrentInfo{InfoHash: ih, SwarmSeeders: t.swarmSeeders, SwarmLeechers: t.swarmLeechers,
 			Downloaded: b.done.total(ih), LastAnnounce: t.lastAnnounce, Announced: t.announced}
-		for _, c := range t.clients {
-			if !now.Before(c.expires) {
-				continue
-			}
-			if c.seeder {
-				ti.Seeders++
-			} else {
-				ti.Leechers++
-			}
-		}
+		ti.Seeders, ti.Leechers = t.liveCounts(now)
 		out = append(out, ti)
 	}
 	b.mu.Unlock()

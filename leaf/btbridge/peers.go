@@ -62,15 +62,8 @@ func (b *Bridge) collect(ctx context.Context, hs []bttracker.InfoHash, limit int
 		if t == nil {
 			continue
 		}
-		for id, c := range t.clients {
-			if !now.Before(c.expires) {
-				continue
-			}
-			if c.seeder {
-				out[i].seeders++
-			} else {
-				out[i].leechers++
-			}
+		out[i].seeders, out[i].leechers = t.liveCounts(now)
+		for id, c := range t.live(now) {
 			if limit > 0 && id != requester {
 				out[i].peers = append(out[i].peers, btPeer{addr: c.addr, seeder: c.seeder, id: id, hasID: true})
 			}
@@ -378,16 +371,10 @@ func (b *Bridge) serveRequest(req *pb.BTPeersRequest, from peer.ID) *pb.BTPeersR
 			resp.Swarms = append(resp.Swarms, sw)
 			continue
 		}
+		seeders, leechers := t.liveCounts(now)
+		sw.Seeders, sw.Leechers = uint32(seeders), uint32(leechers)
 		live := make([]*pb.BTPeer, 0, len(t.clients))
-		for id, c := range t.clients {
-			if !now.Before(c.expires) {
-				continue
-			}
-			if c.seeder {
-				sw.Seeders++
-			} else {
-				sw.Leechers++
-			}
+		for id, c := range t.live(now) {
 			live = append(live, &pb.BTPeer{Ip: b.reportIP(c.addr.Addr()).AsSlice(), Port: uint32(c.addr.Port()),
 				Seeder: c.seeder, PeerId: slices.Clone(id[:])})
 		}

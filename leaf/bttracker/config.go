@@ -1,6 +1,7 @@
 package bttracker
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -68,39 +69,19 @@ type Config struct {
 const maxUDPScrape = 74 // (1500 - 20 - 8 - 16) / 20, per BEP 15
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Interval == 0 {
-		c.Interval = 30 * time.Minute
-	}
-	if c.MinInterval == 0 {
-		c.MinInterval = 15 * time.Minute
-	}
-	if c.DefaultNumWant == 0 {
-		c.DefaultNumWant = 50
-	}
-	if c.MaxNumWant == 0 {
-		c.MaxNumWant = 200
-	}
-	if c.MaxQueryLength == 0 {
-		c.MaxQueryLength = 8192
-	}
-	if c.MaxScrapeInfoHashes == 0 {
-		c.MaxScrapeInfoHashes = maxUDPScrape
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 10 * time.Second
-	}
-	if c.UDPConnectionIDTTL == 0 {
-		c.UDPConnectionIDTTL = 2 * time.Minute
-	}
-	if c.UDPMaxInFlight == 0 {
-		c.UDPMaxInFlight = 256
-	}
+	c.Interval = cmp.Or(c.Interval, 30*time.Minute)
+	c.MinInterval = cmp.Or(c.MinInterval, 15*time.Minute)
+	c.DefaultNumWant = cmp.Or(c.DefaultNumWant, 50)
+	c.MaxNumWant = cmp.Or(c.MaxNumWant, 200)
+	c.MaxQueryLength = cmp.Or(c.MaxQueryLength, 8192)
+	c.MaxScrapeInfoHashes = cmp.Or(c.MaxScrapeInfoHashes, maxUDPScrape)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, 10*time.Second)
+	c.UDPConnectionIDTTL = cmp.Or(c.UDPConnectionIDTTL, 2*time.Minute)
+	c.UDPMaxInFlight = cmp.Or(c.UDPMaxInFlight, 256)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	if len(c.UDPSecret) == 0 {
 		c.UDPSecret = make([]byte, 32)
 		rand.Read(c.UDPSecret) // never fails (crypto/rand, Go ≥ 1.24)

@@ -374,6 +374,20 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// id20Param reads a required 20-byte parameter (info_hash, peer_id) into
+// dst.
+func id20Param(known map[string]string, key string, dst *[20]byte) error {
+	v, ok := known[key]
+	switch {
+	case !ok:
+		return ClientError("missing " + key)
+	case len(v) != len(dst):
+		return ClientError(key + " must be 20 bytes")
+	}
+	copy(dst[:], v)
+	return nil
+}
+
 // parseAnnounce turns a raw BEP 3 announce query into an AnnounceRequest.
 // remote is the request's source address (zero if unknown). Every error is a
 // ClientError fit to send back.
@@ -399,23 +413,12 @@ func (f *Frontend) parseAnnounce(rawQuery string, remote netip.Addr) (AnnounceRe
 		}
 	}
 
-	ih, ok := known["info_hash"]
-	if !ok {
-		return req, ClientError("missing info_hash")
+	if err := id20Param(known, "info_hash", (*[20]byte)(&req.InfoHash)); err != nil {
+		return req, err
 	}
-	if len(ih) != len(req.InfoHash) {
-		return req, ClientError("info_hash must be 20 bytes")
+	if err := id20Param(known, "peer_id", (*[20]byte)(&req.PeerID)); err != nil {
+		return req, err
 	}
-	copy(req.InfoHash[:], ih)
-
-	pid, ok := known["peer_id"]
-	if !ok {
-		return req, ClientError("missing peer_id")
-	}
-	if len(pid) != len(req.PeerID) {
-		return req, ClientError("peer_id must be 20 bytes")
-	}
-	copy(req.PeerID[:], pid)
 
 	switch ev := known["event"]; ev {
 	case "", "empty", "paused": // "paused": BEP 21 partial seed, a regular announce

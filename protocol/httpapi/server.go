@@ -44,6 +44,20 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 	return func(o *handlerOptions) { o.registerer = reg }
 }
 
+// changeHandler serves a change of the announced set (announce or
+// withdraw): the CIDs in the body, handed to change.
+func changeHandler(change func(context.Context, []cid.Cid) (*AnnounceResponse, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cids, err := readCIDs(w, r)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		res, err := change(r.Context(), cids)
+		reply(w, res, err)
+	}
+}
+
 // NewHandler serves the API endpoints on top of b, and the IPFS Delegated
 // Routing V1 API's read-only GETs under /routing/v1/. Extra handlers
 // (metrics, a status page) can be mounted on the returned mux. Wrap it in
@@ -66,24 +80,8 @@ func NewHandler(b Backend, opts ...Option) *http.ServeMux {
 		s, err := b.Status(r.Context())
 		reply(w, s, err)
 	})
-	mux.HandleFunc("POST "+PathAnnounce, func(w http.ResponseWriter, r *http.Request) {
-		cids, err := readCIDs(w, r)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		res, err := b.Announce(r.Context(), cids)
-		reply(w, res, err)
-	})
-	mux.HandleFunc("POST "+PathWithdraw, func(w http.ResponseWriter, r *http.Request) {
-		cids, err := readCIDs(w, r)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		res, err := b.Withdraw(r.Context(), cids)
-		reply(w, res, err)
-	})
+	mux.HandleFunc("POST "+PathAnnounce, changeHandler(b.Announce))
+	mux.HandleFunc("POST "+PathWithdraw, changeHandler(b.Withdraw))
 	mux.HandleFunc("GET "+PathObjects, func(w http.ResponseWriter, r *http.Request) {
 		cids, err := b.Objects(r.Context())
 		res := &ObjectsResponse{CIDs: []string{}}

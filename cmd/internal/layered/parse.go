@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -51,6 +53,27 @@ func ParseArgs(c *flag.FlagSet, args []string, maxArgs int) error {
 		return fmt.Errorf("unexpected argument %q: every setting is a --flag, and none after it was read", c.Arg(maxArgs))
 	}
 	return nil
+}
+
+// ParseCommand answers a command line of a program or command with
+// subcommands that names none (usage on stderr, exit 2), asks for help
+// (usage on stdout, exit 0) or names an unknown one (unknown and the name
+// on stderr, then the usage; exit 2); done is false when args[0] is one of
+// subs.
+func ParseCommand(args, subs []string, usage func(io.Writer), stdout, stderr io.Writer, unknown string) (code int, done bool) {
+	switch {
+	case len(args) == 0:
+		usage(stderr)
+		return 2, true
+	case slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]):
+		usage(stdout)
+		return 0, true
+	case slices.Contains(subs, args[0]):
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "%s %q\n\n", unknown, args[0])
+	usage(stderr)
+	return 2, true
 }
 
 // expected says what a refused value must be instead.

@@ -100,9 +100,8 @@ func (d *decoder) value(depth int) (any, error) {
 	if d.pos >= len(d.data) {
 		return nil, d.syntax("unexpected end of input")
 	}
-	d.items++
-	if d.items > d.lim.MaxItems {
-		return nil, d.limit("too many values")
+	if err := d.count(); err != nil {
+		return nil, err
 	}
 	switch c := d.data[d.pos]; {
 	case c == 'i':
@@ -110,71 +109,93 @@ func (d *decoder) value(depth int) (any, error) {
 	case c >= '0' && c <= '9':
 		return d.str()
 	case c == 'l':
-		if depth >= d.lim.MaxDepth {
-			return nil, d.limit("nesting too deep")
-		}
-		d.pos++
-		list := []any{}
-		for {
-			if d.pos >= len(d.data) {
-				return nil, d.syntax("unterminated list")
-			}
-			if d.data[d.pos] == 'e' {
-				d.pos++
-				return list, nil
-			}
-			v, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			list = append(list, v)
-		}
+		return d.list(depth)
 	case c == 'd':
-		if depth >= d.lim.MaxDepth {
-			return nil, d.limit("nesting too deep")
-		}
-		d.pos++
-		dict := map[string]any{}
-		havePrev := false
-		prev := ""
-		for {
-			if d.pos >= len(d.data) {
-				return nil, d.syntax("unterminated dictionary")
-			}
-			if d.data[d.pos] == 'e' {
-				d.pos++
-				return dict, nil
-			}
-			if c := d.data[d.pos]; c < '0' || c > '9' {
-				return nil, d.syntax("dictionary key is not a byte string")
-			}
-			keyPos := d.pos
-			d.items++
-			if d.items > d.lim.MaxItems {
-				return nil, d.limit("too many values")
-			}
-			k, err := d.str()
-			if err != nil {
-				return nil, err
-			}
-			key := k.(string)
-			if havePrev && key <= prev {
-				d.pos = keyPos
-				if key == prev {
-					return nil, d.syntax(fmt.Sprintf("duplicate dictionary key %q", key))
-				}
-				return nil, d.syntax(fmt.Sprintf("dictionary key %q out of order", key))
-			}
-			havePrev, prev = true, key
-			v, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			dict[key] = v
-		}
+		return d.dict(depth)
 	default:
 		return nil, d.syntax(fmt.Sprintf("unexpected byte %q", c))
 	}
+}
+
+// count counts one more value against MaxItems.
+func (d *decoder) count() error {
+	d.items++
+	if d.items > d.lim.MaxItems {
+		return d.limit("too many values")
+	}
+	return nil
+}
+
+// elements walks the list or dictionary (what) opening at d.pos at depth,
+// calling elem at each element, up to and past its closing 'e'.
+func (d *decoder) elements(depth int, what string, elem func() error) error {
+	if depth >= d.lim.MaxDepth {
+		return d.limit("nesting too deep")
+	}
+	d.pos++
+	for {
+		if d.pos >= len(d.data) {
+			return d.syntax("unterminated " + what)
+		}
+		if d.data[d.pos] == 'e' {
+			d.pos++
+			return nil
+		}
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+}
+
+// list parses "l<values>e" at d.pos.
+func (d *decoder) list(depth int) (any, error) {
+	list := []any{}
+	err := d.elements(depth, "list", func() error {
+		v, err := d.value(depth + 1)
+		list = append(list, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// dict parses "d<key><value>...e" at d.pos: byte-string keys in strictly
+// increasing order.
+func (d *decoder) dict(depth int) (any, error) {
+	dict := map[string]any{}
+	havePrev := false
+	prev := ""
+	err := d.elements(depth, "dictionary", func() error {
+		if c := d.data[d.pos]; c < '0' || c > '9' {
+			return d.syntax("dictionary key is not a byte string")
+		}
+		keyPos := d.pos
+		if err := d.count(); err != nil {
+			return err
+		}
+		k, err := d.str()
+		if err != nil {
+			return err
+		}
+		key := k.(string)
+		if havePrev && key <= prev {
+			d.pos = keyPos
+			if key == prev {
+				return d.syntax(fmt.Sprintf("duplicate dictionary key %q", key))
+			}
+			return d.syntax(fmt.Sprintf("dictionary key %q out of order", key))
+		}
+		havePrev, prev = true, key
+		v, err := d.value(depth + 1)
+		dict[key] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dict, nil
 }
 
 // integer parses "i<digits>e" at d.pos.
