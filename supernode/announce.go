@@ -78,11 +78,12 @@ func (n *Node) Announce(ctx context.Context, leaf peer.ID, envelope []byte, cids
 	defer n.announcing.Release(1)
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicateTimeout)
 	defer cancel()
-	return n.place(ctx, b)
+	return n.place(ctx, b, n.originOf(leaf))
 }
 
-// place stores batch b on each CID's replicas and collects the receipts.
-func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, error) {
+// place stores batch b, which came from the network prefix origin
+// (protocol.OriginOf), on each CID's replicas and collects the receipts.
+func (n *Node) place(ctx context.Context, b *protocol.Batch, origin []byte) (*AnnounceOutcome, error) {
 	now := n.clock.Now()
 	snap := n.view.Snapshot()
 	r := n.cfg.ReplicationFactor
@@ -111,7 +112,7 @@ func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, 
 		go func() {
 			defer wg.Done()
 			defer n.storing.Release(1)
-			env, err := n.storeAt(ctx, p, b, idx)
+			env, err := n.storeAt(ctx, p, b, idx, origin)
 			var rc *protocol.Receipt
 			if err == nil {
 				// The session is authenticated to p: read what the receipt
@@ -148,15 +149,16 @@ func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, 
 	}
 	if refusal == nil {
 		for p, idx := range failed {
-			n.retryLater(p, b, idx)
+			n.retryLater(p, b, idx, origin)
 		}
 	}
 	return out, nil
 }
 
-// storeAt sends replica p its share (indices idx) of b and returns its
-// signed receipt; this supernode stores its own share directly.
-func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []int) ([]byte, error) {
+// storeAt sends replica p its share (indices idx) of b, which came from
+// origin, and returns its signed receipt; this supernode stores its own
+// share directly.
+func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []int, origin []byte) ([]byte, error) {
 	if p == n.host.ID() {
 		items := make([]recordstore.Item, 0, len(idx))
 		for _, i := range idx {
@@ -164,7 +166,7 @@ func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, recordstore.Item{CID: b.CIDs[i], Index: i, Proof: proof})
+			items = append(items, recordstore.Item{CID: b.CIDs[i], Index: i, Proof: proof, Origin: recordstore.Origin{Leaf: origin}})
 		}
 		stored, err := n.storeItems(b.SignedAnnouncement, items)
 		if err != nil {
@@ -172,7 +174,7 @@ func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []
 		}
 		return n.receipt(b.SignedAnnouncement, stored)
 	}
-	st := &pb.StoreRequest{Announcement: b.Envelope}
+	st := &pb.StoreRequest{Announcement: b.Envelope, Origin: origin}
 	for _, i := range idx {
 		proof, err := b.Tree.Proof(i)
 		if err != nil {

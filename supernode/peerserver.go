@@ -158,6 +158,9 @@ func (n *Node) serveStore(from peer.ID, st *pb.StoreRequest) ([]byte, error) {
 		return nil, err
 	}
 	snap := n.view.Snapshot()
+	// The sender's prefix is what this supernode sees; the leaf's is the
+	// sender's word (protocol.OriginOf; recordstore.SpreadByOrigin).
+	origin := recordstore.Origin{Via: n.originOf(from), Leaf: st.GetOrigin()}
 	items := make([]recordstore.Item, 0, len(st.GetEntries()))
 	for i, e := range st.GetEntries() {
 		c, err := n.cfg.Limits.CIDFromBytes(e.GetCid())
@@ -171,7 +174,7 @@ func (n *Node) serveStore(from peer.ID, st *pb.StoreRequest) ([]byte, error) {
 		if !containsID(keep, n.host.ID()) {
 			continue
 		}
-		items = append(items, recordstore.Item{CID: c, Index: int(e.GetIndex()), Proof: e.GetProof()})
+		items = append(items, recordstore.Item{CID: c, Index: int(e.GetIndex()), Proof: e.GetProof(), Origin: origin})
 	}
 	if !n.cidLim.allowPeer(from, len(items), now) {
 		return nil, refuse(pb.Status_RATE_LIMITED, "more than %.0f CIDs/s from %s", n.cfg.CIDsPerSecond.PerLeaf, from)
