@@ -56,8 +56,38 @@ func (o *AnnounceOutcome) UnderReplicated() int {
 // Announce verifies and places a leaf's signed announcement (envelope) of
 // cids (wire form). leaf is the peer that sent it, which must be the
 // signer.
+//
+// The cheap refusals come first: the sender's CID budget (charged for the
+// CIDs it sent, valid or not) and the bound on announcements in flight;
+// only then is the batch verified (its Merkle root rebuilt), one of
+// cpuWorkers at a time.
 func (n *Node) Announce(ctx context.Context, leaf peer.ID, envelope []byte, cids [][]byte) (*AnnounceOutcome, error) {
 	now := n.clock.Now()
+	if ok, wait := n.cidLim.allowLeaf(leaf, n.prefixOf(leaf), len(cids), now); !ok {
+		n.tarpit(ctx, wait)
+		return nil, refuse(pb.Status_RATE_LIMITED, "announcement budget exceeded (%d CIDs)", len(cids))
+	}
+	if !n.acquireAnnounce(ctx) {
+		return nil, refuse(pb.Status_OVER_CAPACITY, "%d announcements in flight; try another supernode", n.cfg.MaxConcurrentAnnounces)
+	}
+	defer n.announcing.Release(1)
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicateTimeout)
+	defer cancel()
+	b, err := n.verifyBatch(ctx, leaf, envelope, cids, now)
+	if err != nil {
+		return nil, err
+	}
+	return n.place(ctx, b, n.originOf(leaf))
+}
+
+// verifyBatch opens leaf's signed announcement and binds its CIDs to the
+// signed root, on one of the cpuWork slots.
+func (n *Node) verifyBatch(ctx context.Context, leaf peer.ID, envelope []byte, cids [][]byte, now time.Time) (*protocol.Batch, error) {
+	release, err := n.cpuWork(ctx)
+	if err != nil {
+		return nil, refuse(pb.Status_OVER_CAPACITY, "busy: %v", err)
+	}
+	defer release()
 	a, err := n.openAnnouncement(envelope, now)
 	if err != nil {
 		return nil, err
@@ -65,20 +95,7 @@ func (n *Node) Announce(ctx context.Context, leaf peer.ID, envelope []byte, cids
 	if a.Peer != leaf {
 		return nil, fmt.Errorf("%w: announcement of %s sent by %s", protocol.ErrSignerMismatch, a.Peer, leaf)
 	}
-	b, err := n.cfg.Limits.BindCIDs(a, cids)
-	if err != nil {
-		return nil, err
-	}
-	if !n.cidLim.allowLeaf(leaf, n.prefixOf(leaf), len(b.CIDs), now) {
-		return nil, refuse(pb.Status_RATE_LIMITED, "announcement budget exceeded (%d CIDs)", len(b.CIDs))
-	}
-	if !n.announcing.TryAcquire(1) {
-		return nil, refuse(pb.Status_OVER_CAPACITY, "%d announcements in flight; try another supernode", n.cfg.MaxConcurrentAnnounces)
-	}
-	defer n.announcing.Release(1)
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicateTimeout)
-	defer cancel()
-	return n.place(ctx, b, n.originOf(leaf))
+	return n.cfg.Limits.BindCIDs(a, cids)
 }
 
 // place stores batch b, which came from the network prefix origin

@@ -186,11 +186,17 @@ func (n *Node) serveStore(from peer.ID, st *pb.StoreRequest) ([]byte, error) {
 	return n.receipt(a, stored)
 }
 
-// storeItems writes items of a into the record store.
+// storeItems writes items of a into the record store, on one of the
+// cpuWork slots.
 func (n *Node) storeItems(a *protocol.SignedAnnouncement, items []recordstore.Item) ([]int, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
+	release, err := n.cpuWork(n.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	stored, err := n.store.Put(n.ctx, a, items, n.cfg.MaxRecordsPerLeaf)
 	if errors.Is(err, recordstore.ErrLeafCap) {
 		return nil, refuse(pb.Status_REFUSED, "leaf %s would exceed %d records", a.Peer, n.cfg.MaxRecordsPerLeaf)

@@ -1,0 +1,90 @@
+package supernode
+
+import (
+	"context"
+	"runtime"
+	"time"
+)
+
+// Announcement work that runs on a core — verifying a batch's Merkle root,
+// writing records — takes one of cores−1 slots (at least one), waiting for
+// it rather than competing for the processor: under a flood of
+// announcements the runnable goroutines stay few, so an attached leaf's
+// lookup finds a free core instead of queueing behind hundreds of batches
+// (issue 14, acceptance 4). Cheap refusals (budgets, capacity) come before
+// the wait, so a flood mostly costs a decode and a refusal.
+
+// cpuWorkers is the number of slots: GOMAXPROCS − 1, at least 1.
+func cpuWorkers() int64 { return int64(max(1, runtime.GOMAXPROCS(0)-1)) }
+
+// The slots also rest as long as they worked (a duty cycle of one half):
+// a slot's holder starts only once the previous work's rest is over. One
+// announcement alone waits for nothing; a flood gets half a core per
+// slot, and the store's own background work (LevelDB compactions, which
+// grow with what is written) shrinks with it.
+
+// cpuWork waits for a slot and its rest, and returns its release.
+func (n *Node) cpuWork(ctx context.Context) (func(), error) {
+	if err := n.working.Acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	n.workMu.Lock()
+	rest := time.Until(n.workRested)
+	n.workMu.Unlock()
+	if rest > 0 {
+		t := time.NewTimer(rest) // CPU time is wall time, whatever the node's clock
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			n.working.Release(1)
+			return nil, ctx.Err()
+		}
+	}
+	start := time.Now()
+	return func() {
+		end := time.Now()
+		n.workMu.Lock()
+		from := end
+		if n.workRested.After(end) {
+			from = n.workRested
+		}
+		n.workRested = from.Add(end.Sub(start))
+		n.workMu.Unlock()
+		n.working.Release(1)
+	}, nil
+}
+
+// maxRefusalDelay bounds how long an announcement refusal is held back.
+const maxRefusalDelay = time.Second
+
+// An announcement over its budget is refused only once the budget would
+// have had room (at most maxRefusalDelay later), and one beyond the bound
+// on announcements in flight first waits that long for a slot. A leaf
+// streams its requests one at a time, so a flooding stream is answered
+// at the pace the budgets allow instead of as fast as refusals can be
+// decoded and written (tarpitting); each held stream is one sleeping
+// goroutine.
+
+// tarpit waits d (at most maxRefusalDelay), or until ctx or the node ends.
+func (n *Node) tarpit(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-n.clock.After(min(d, maxRefusalDelay)):
+	case <-ctx.Done():
+	case <-n.ctx.Done():
+	}
+}
+
+// acquireAnnounce takes a slot for an announcement in flight, waiting at
+// most maxRefusalDelay for one.
+func (n *Node) acquireAnnounce(ctx context.Context) bool {
+	if n.announcing.TryAcquire(1) {
+		return true
+	}
+	ctx, cancel := n.clock.WithTimeout(ctx, maxRefusalDelay)
+	defer cancel()
+	return n.announcing.Acquire(ctx, 1) == nil
+}
