@@ -17,42 +17,12 @@ import (
 // cpuWorkers is the number of slots: GOMAXPROCS − 1, at least 1.
 func cpuWorkers() int64 { return int64(max(1, runtime.GOMAXPROCS(0)-1)) }
 
-// The slots also rest as long as they worked (a duty cycle of one half):
-// a slot's holder starts only once the previous work's rest is over. One
-// announcement alone waits for nothing; a flood gets half a core per
-// slot, and the store's own background work (LevelDB compactions, which
-// grow with what is written) shrinks with it.
-
-// cpuWork waits for a slot and its rest, and returns its release.
+// cpuWork waits for a slot and returns its release.
 func (n *Node) cpuWork(ctx context.Context) (func(), error) {
 	if err := n.working.Acquire(ctx, 1); err != nil {
 		return nil, err
 	}
-	n.workMu.Lock()
-	rest := time.Until(n.workRested)
-	n.workMu.Unlock()
-	if rest > 0 {
-		t := time.NewTimer(rest) // CPU time is wall time, whatever the node's clock
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			n.working.Release(1)
-			return nil, ctx.Err()
-		}
-	}
-	start := time.Now()
-	return func() {
-		end := time.Now()
-		n.workMu.Lock()
-		from := end
-		if n.workRested.After(end) {
-			from = n.workRested
-		}
-		n.workRested = from.Add(end.Sub(start))
-		n.workMu.Unlock()
-		n.working.Release(1)
-	}, nil
+	return func() { n.working.Release(1) }, nil
 }
 
 // maxRefusalDelay bounds how long an announcement refusal is held back.

@@ -62,8 +62,6 @@ type Node struct {
 	announcing *semaphore.Weighted
 	storing    *semaphore.Weighted
 	working    *semaphore.Weighted // cpuwork.go
-	workMu     sync.Mutex
-	workRested time.Time // cpuwork.go: when the last slot work's rest ends
 	verified   *protocol.AnnouncementCache
 	load       *loadMeter
 	clock      clock.Clock

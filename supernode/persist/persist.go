@@ -74,8 +74,10 @@ func OpenStore(dataDir string) (*Store, error) {
 	}
 	// A Bloom filter per table (10 bits a key, LevelDB's recommendation):
 	// storing a CID first reads the record it may supersede, and most are
-	// new, so most of those reads would otherwise search every level.
-	d, err := leveldb.NewDatastore(path, &leveldb.Options{Filter: filter.NewBloomFilter(10)})
+	// new, so most of those reads would otherwise search every level. A
+	// 16 MiB memtable (default 4) flushes a flood of stores in fewer, larger
+	// tables: less compaction, which kept a core busy under a flood.
+	d, err := leveldb.NewDatastore(path, &leveldb.Options{Filter: filter.NewBloomFilter(10), WriteBuffer: 16 << 20})
 	if err != nil {
 		if strings.Contains(err.Error(), "resource temporarily unavailable") {
 			return nil, fmt.Errorf("datastore %s is in use: is another supertracker running on --data %s?", path, dataDir)
