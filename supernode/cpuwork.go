@@ -14,8 +14,12 @@ import (
 // (issue 14, acceptance 4). Cheap refusals (budgets, capacity) come before
 // the wait, so a flood mostly costs a decode and a refusal.
 
-// cpuWorkers is the number of slots: GOMAXPROCS − 1, at least 1.
-func cpuWorkers() int64 { return int64(max(1, runtime.GOMAXPROCS(0)-1)) }
+// cpuWorkers is the number of slots: the CPUs − 1, at least 1, and at
+// most GOMAXPROCS (the daemon runs with more Ps than CPUs so that a lookup
+// need not wait for one: cmd/supertracker/procs.go).
+func cpuWorkers() int64 {
+	return int64(max(1, min(runtime.NumCPU(), runtime.GOMAXPROCS(0))-1))
+}
 
 // cpuWork waits for a slot and returns its release.
 func (n *Node) cpuWork(ctx context.Context) (func(), error) {
