@@ -14,7 +14,7 @@ import (
 // attached leaf's lookup then waits that long for a P. With spare Ps it
 // gets one at once, and the kernel, which favours threads that just woke,
 // shares the cores. Measured under the attack suite's flood (2 cores):
-// honest lookups' p95 8.5× their baseline instead of 13.7× (docs/security.md).
+// honest lookups' p95 3.9× their baseline instead of 13.7× (docs/security.md).
 func daemonProcs() {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
