@@ -55,6 +55,9 @@ func (l Limits) validatePeerRequest(m *pb.PeerRequest) error {
 		if err := l.checkEnvelope("store announcement", st.GetAnnouncement()); err != nil {
 			return err
 		}
+		if err := CheckOrigin(st.GetOrigin()); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
 		if n := len(st.GetEntries()); n == 0 || n > l.MaxCIDsPerAnnouncement {
 			return fmt.Errorf("%w: store of %d CIDs (want 1..%d)", ErrOverLimit, n, l.MaxCIDsPerAnnouncement)
 		}

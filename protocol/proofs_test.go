@@ -180,6 +180,10 @@ func TestDecodePeerRequestBounds(t *testing.T) {
 			Entries: []*pb.StoreEntry{{Cid: mkCID(t, "c").Bytes(), Proof: longProof}}}}},
 		"short hash": {Body: &pb.PeerRequest_Store{Store: &pb.StoreRequest{Announcement: []byte("a"),
 			Entries: []*pb.StoreEntry{{Cid: mkCID(t, "c").Bytes(), Proof: [][]byte{{1}}}}}}},
+		"origin too long": {Body: &pb.PeerRequest_Store{Store: &pb.StoreRequest{Announcement: []byte("a"),
+			Entries: []*pb.StoreEntry{{Cid: mkCID(t, "c").Bytes()}}, Origin: make([]byte, protocol.MaxOriginSize+1)}}},
+		"origin unmasked": {Body: &pb.PeerRequest_Store{Store: &pb.StoreRequest{Announcement: []byte("a"),
+			Entries: []*pb.StoreEntry{{Cid: mkCID(t, "c").Bytes()}}, Origin: []byte{24, 10, 0, 0, 1}}}},
 		"fetch no key":     {Body: &pb.PeerRequest_Fetch{Fetch: &pb.FetchRequest{}}},
 		"fetch over limit": {Body: &pb.PeerRequest_Fetch{Fetch: &pb.FetchRequest{Key: []byte{1}, Limit: uint32(lim.MaxLookupResults + 1)}}},
 	}

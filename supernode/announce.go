@@ -56,8 +56,38 @@ func (o *AnnounceOutcome) UnderReplicated() int {
 // Announce verifies and places a leaf's signed announcement (envelope) of
 // cids (wire form). leaf is the peer that sent it, which must be the
 // signer.
+//
+// The cheap refusals come first: the sender's CID budget (charged for the
+// CIDs it sent, valid or not) and the bound on announcements in flight;
+// only then is the batch verified (its Merkle root rebuilt), one of
+// cpuWorkers at a time.
 func (n *Node) Announce(ctx context.Context, leaf peer.ID, envelope []byte, cids [][]byte) (*AnnounceOutcome, error) {
 	now := n.clock.Now()
+	if ok, wait := n.cidLim.allowLeaf(leaf, n.prefixOf(leaf), len(cids), now); !ok {
+		n.tarpit(ctx, wait)
+		return nil, refuse(pb.Status_RATE_LIMITED, "announcement budget exceeded (%d CIDs)", len(cids))
+	}
+	if !n.acquireAnnounce(ctx) {
+		return nil, refuse(pb.Status_OVER_CAPACITY, "%d announcements in flight; try another supernode", n.cfg.MaxConcurrentAnnounces)
+	}
+	defer n.announcing.Release(1)
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicateTimeout)
+	defer cancel()
+	b, err := n.verifyBatch(ctx, leaf, envelope, cids, now)
+	if err != nil {
+		return nil, err
+	}
+	return n.place(ctx, b, n.originOf(leaf))
+}
+
+// verifyBatch opens leaf's signed announcement and binds its CIDs to the
+// signed root, on one of the cpuWork slots.
+func (n *Node) verifyBatch(ctx context.Context, leaf peer.ID, envelope []byte, cids [][]byte, now time.Time) (*protocol.Batch, error) {
+	release, err := n.cpuWork(ctx)
+	if err != nil {
+		return nil, refuse(pb.Status_OVER_CAPACITY, "busy: %v", err)
+	}
+	defer release()
 	a, err := n.openAnnouncement(envelope, now)
 	if err != nil {
 		return nil, err
@@ -65,24 +95,12 @@ func (n *Node) Announce(ctx context.Context, leaf peer.ID, envelope []byte, cids
 	if a.Peer != leaf {
 		return nil, fmt.Errorf("%w: announcement of %s sent by %s", protocol.ErrSignerMismatch, a.Peer, leaf)
 	}
-	b, err := n.cfg.Limits.BindCIDs(a, cids)
-	if err != nil {
-		return nil, err
-	}
-	if !n.cidLim.allowLeaf(leaf, n.prefixOf(leaf), len(b.CIDs), now) {
-		return nil, refuse(pb.Status_RATE_LIMITED, "announcement budget exceeded (%d CIDs)", len(b.CIDs))
-	}
-	if !n.announcing.TryAcquire(1) {
-		return nil, refuse(pb.Status_OVER_CAPACITY, "%d announcements in flight; try another supernode", n.cfg.MaxConcurrentAnnounces)
-	}
-	defer n.announcing.Release(1)
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReplicateTimeout)
-	defer cancel()
-	return n.place(ctx, b)
+	return n.cfg.Limits.BindCIDs(a, cids)
 }
 
-// place stores batch b on each CID's replicas and collects the receipts.
-func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, error) {
+// place stores batch b, which came from the network prefix origin
+// (protocol.OriginOf), on each CID's replicas and collects the receipts.
+func (n *Node) place(ctx context.Context, b *protocol.Batch, origin []byte) (*AnnounceOutcome, error) {
 	now := n.clock.Now()
 	snap := n.view.Snapshot()
 	r := n.cfg.ReplicationFactor
@@ -111,7 +129,7 @@ func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, 
 		go func() {
 			defer wg.Done()
 			defer n.storing.Release(1)
-			env, err := n.storeAt(ctx, p, b, idx)
+			env, err := n.storeAt(ctx, p, b, idx, origin)
 			var rc *protocol.Receipt
 			if err == nil {
 				// The session is authenticated to p: read what the receipt
@@ -148,15 +166,16 @@ func (n *Node) place(ctx context.Context, b *protocol.Batch) (*AnnounceOutcome, 
 	}
 	if refusal == nil {
 		for p, idx := range failed {
-			n.retryLater(p, b, idx)
+			n.retryLater(p, b, idx, origin)
 		}
 	}
 	return out, nil
 }
 
-// storeAt sends replica p its share (indices idx) of b and returns its
-// signed receipt; this supernode stores its own share directly.
-func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []int) ([]byte, error) {
+// storeAt sends replica p its share (indices idx) of b, which came from
+// origin, and returns its signed receipt; this supernode stores its own
+// share directly.
+func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []int, origin []byte) ([]byte, error) {
 	if p == n.host.ID() {
 		items := make([]recordstore.Item, 0, len(idx))
 		for _, i := range idx {
@@ -164,7 +183,7 @@ func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, recordstore.Item{CID: b.CIDs[i], Index: i, Proof: proof})
+			items = append(items, recordstore.Item{CID: b.CIDs[i], Index: i, Proof: proof, Origin: recordstore.Origin{Leaf: origin}})
 		}
 		stored, err := n.storeItems(b.SignedAnnouncement, items)
 		if err != nil {
@@ -172,7 +191,7 @@ func (n *Node) storeAt(ctx context.Context, p peer.ID, b *protocol.Batch, idx []
 		}
 		return n.receipt(b.SignedAnnouncement, stored)
 	}
-	st := &pb.StoreRequest{Announcement: b.Envelope}
+	st := &pb.StoreRequest{Announcement: b.Envelope, Origin: origin}
 	for _, i := range idx {
 		proof, err := b.Tree.Proof(i)
 		if err != nil {

@@ -39,8 +39,9 @@ func newBucket(r float64) *bucket {
 }
 
 // allowLeaf takes n CIDs from leaf's, its prefix's and the total budget,
-// all or nothing.
-func (l *cidLimiter) allowLeaf(leaf peer.ID, prefix string, n int, now time.Time) bool {
+// all or nothing; refused, it says how long until the budget that refused
+// would have them (maxRefusalDelay if it never would).
+func (l *cidLimiter) allowLeaf(leaf peer.ID, prefix string, n int, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var take []*rate.Limiter
@@ -70,7 +71,8 @@ func (l *cidLimiter) allowPeer(p peer.ID, n int, now time.Time) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return reserveAll([]*rate.Limiter{l.get(l.byPeer, p, 10*l.rates.PerLeaf, now)}, n, now)
+	ok, _ := reserveAll([]*rate.Limiter{l.get(l.byPeer, p, 10*l.rates.PerLeaf, now)}, n, now)
+	return ok
 }
 
 func (l *cidLimiter) get(m map[peer.ID]*bucket, p peer.ID, r float64, now time.Time) *rate.Limiter {
@@ -83,21 +85,25 @@ func (l *cidLimiter) get(m map[peer.ID]*bucket, p peer.ID, r float64, now time.T
 	return b.lim
 }
 
-// reserveAll takes n tokens from every limiter or from none.
-func reserveAll(ls []*rate.Limiter, n int, now time.Time) bool {
+// reserveAll takes n tokens from every limiter or from none; refused, it
+// returns the wait the refusing limiter named.
+func reserveAll(ls []*rate.Limiter, n int, now time.Time) (bool, time.Duration) {
 	var rs []*rate.Reservation
 	for _, lim := range ls {
 		r := lim.ReserveN(now, n)
-		if !r.OK() || r.DelayFrom(now) > 0 {
+		if wait := r.DelayFrom(now); !r.OK() || wait > 0 {
+			if !r.OK() {
+				wait = maxRefusalDelay
+			}
 			r.CancelAt(now)
 			for _, done := range rs {
 				done.CancelAt(now)
 			}
-			return false
+			return false, wait
 		}
 		rs = append(rs, r)
 	}
-	return true
+	return true, 0
 }
 
 // gc forgets buckets idle for longer than idle.

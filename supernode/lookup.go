@@ -151,21 +151,27 @@ func (n *Node) fetchFrom(ctx context.Context, p peer.ID, key []byte, limit int) 
 
 // merge keeps the newest holder per leaf among answers, dropping entries
 // whose announcement does not verify (a replica cannot push a real holder
-// out with a forged newer one).
+// out with a forged newer one). Its result takes the answering replicas in
+// turn (round-robin, each answer in its own order, which an honest replica
+// spread over origins: recordstore.SpreadByOrigin), so one replica that
+// answers with junk gets one share of the answer, not all of it.
 type merge struct {
-	n     *Node
-	key   []byte
-	limit int
-	by    map[peer.ID]int // leaf → index in out
-	seq   []uint64
-	out   []*pb.Holder
+	n       *Node
+	key     []byte
+	limit   int
+	by      map[peer.ID]int // leaf → index in best
+	seq     []uint64
+	best    []*pb.Holder // the newest holder per leaf
+	sources [][]peer.ID  // per answer, its leaves in its order
 }
 
 func newMerge(n *Node, key []byte, limit int) *merge {
 	return &merge{n: n, key: key, limit: limit, by: make(map[peer.ID]int)}
 }
 
+// add takes one replica's answer hs.
 func (m *merge) add(hs []*pb.Holder, now time.Time) {
+	var leaves []peer.ID
 	for _, h := range hs {
 		a, err := m.n.openAnnouncement(h.GetAnnouncement(), now)
 		if err != nil || a.Withdraw {
@@ -176,24 +182,54 @@ func (m *merge) add(hs []*pb.Holder, now time.Time) {
 			protocol.VerifyCIDProof(a.Root, a.Count, int(h.GetIndex()), c, h.GetProof()) != nil {
 			continue
 		}
+		leaves = append(leaves, a.Peer)
 		if i, ok := m.by[a.Peer]; ok {
 			if a.Seq > m.seq[i] {
-				m.out[i], m.seq[i] = h, a.Seq
+				m.best[i], m.seq[i] = h, a.Seq
 			}
 			continue
 		}
-		if len(m.out) == m.limit {
-			continue
-		}
-		m.by[a.Peer] = len(m.out)
-		m.out = append(m.out, h)
+		m.by[a.Peer] = len(m.best)
+		m.best = append(m.best, h)
 		m.seq = append(m.seq, a.Seq)
+	}
+	if len(leaves) > 0 {
+		m.sources = append(m.sources, leaves)
 	}
 }
 
-func (m *merge) len() int             { return len(m.out) }
-func (m *merge) full() bool           { return len(m.out) >= m.limit }
-func (m *merge) result() []*pb.Holder { return m.out }
+func (m *merge) len() int   { return len(m.best) }
+func (m *merge) full() bool { return len(m.best) >= m.limit }
+
+// result is up to limit distinct holders, the answers taken in turn.
+func (m *merge) result() []*pb.Holder {
+	out := make([]*pb.Holder, 0, min(m.limit, len(m.best)))
+	taken := make(map[peer.ID]bool, cap(out))
+	pos := make([]int, len(m.sources))
+	for len(out) < m.limit {
+		progress := false
+		for i, src := range m.sources {
+			for pos[i] < len(src) && taken[src[pos[i]]] {
+				pos[i]++ // already taken from an earlier answer
+			}
+			if pos[i] == len(src) {
+				continue
+			}
+			p := src[pos[i]]
+			pos[i]++
+			taken[p] = true
+			out = append(out, m.best[m.by[p]])
+			progress = true
+			if len(out) == m.limit {
+				break
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	return out
+}
 
 // Stored lists the leaves whose live record for c this supernode holds
 // itself (no replica is asked): what counting replicas per CID reads.

@@ -61,6 +61,7 @@ type Node struct {
 	cidLim     *cidLimiter
 	announcing *semaphore.Weighted
 	storing    *semaphore.Weighted
+	working    *semaphore.Weighted // cpuwork.go
 	verified   *protocol.AnnouncementCache
 	load       *loadMeter
 	clock      clock.Clock
@@ -112,6 +113,7 @@ func New(h host.Host, cfg Config) (*Node, error) {
 		cidLim:     newCIDLimiter(cfg.CIDsPerSecond),
 		announcing: semaphore.NewWeighted(int64(cfg.MaxConcurrentAnnounces)),
 		storing:    semaphore.NewWeighted(maxReplicaCalls),
+		working:    semaphore.NewWeighted(cpuWorkers()),
 		streams:    make(map[network.Stream]struct{}),
 		clients:    make(map[peer.ID]*peerClient),
 		dialing:    make(map[peer.ID]chan struct{}),

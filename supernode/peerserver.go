@@ -158,6 +158,9 @@ func (n *Node) serveStore(from peer.ID, st *pb.StoreRequest) ([]byte, error) {
 		return nil, err
 	}
 	snap := n.view.Snapshot()
+	// The sender's prefix is what this supernode sees; the leaf's is the
+	// sender's word (protocol.OriginOf; recordstore.SpreadByOrigin).
+	origin := recordstore.Origin{Via: n.originOf(from), Leaf: st.GetOrigin()}
 	items := make([]recordstore.Item, 0, len(st.GetEntries()))
 	for i, e := range st.GetEntries() {
 		c, err := n.cfg.Limits.CIDFromBytes(e.GetCid())
@@ -171,7 +174,7 @@ func (n *Node) serveStore(from peer.ID, st *pb.StoreRequest) ([]byte, error) {
 		if !containsID(keep, n.host.ID()) {
 			continue
 		}
-		items = append(items, recordstore.Item{CID: c, Index: int(e.GetIndex()), Proof: e.GetProof()})
+		items = append(items, recordstore.Item{CID: c, Index: int(e.GetIndex()), Proof: e.GetProof(), Origin: origin})
 	}
 	if !n.cidLim.allowPeer(from, len(items), now) {
 		return nil, refuse(pb.Status_RATE_LIMITED, "more than %.0f CIDs/s from %s", n.cfg.CIDsPerSecond.PerLeaf, from)
@@ -183,11 +186,17 @@ func (n *Node) serveStore(from peer.ID, st *pb.StoreRequest) ([]byte, error) {
 	return n.receipt(a, stored)
 }
 
-// storeItems writes items of a into the record store.
+// storeItems writes items of a into the record store, on one of the
+// cpuWork slots.
 func (n *Node) storeItems(a *protocol.SignedAnnouncement, items []recordstore.Item) ([]int, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
+	release, err := n.cpuWork(n.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	stored, err := n.store.Put(n.ctx, a, items, n.cfg.MaxRecordsPerLeaf)
 	if errors.Is(err, recordstore.ErrLeafCap) {
 		return nil, refuse(pb.Status_REFUSED, "leaf %s would exceed %d records", a.Peer, n.cfg.MaxRecordsPerLeaf)

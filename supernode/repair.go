@@ -37,9 +37,9 @@ type pushJob struct {
 // dropped: the leaf's refresh re-places them).
 const maxPendingPushes = 10000
 
-// retryLater queues b's CIDs at idx for replica p.
-func (n *Node) retryLater(p peer.ID, b *protocol.Batch, idx []int) {
-	st := &pb.StoreRequest{Announcement: b.Envelope}
+// retryLater queues b's CIDs at idx (from origin) for replica p.
+func (n *Node) retryLater(p peer.ID, b *protocol.Batch, idx []int, origin []byte) {
+	st := &pb.StoreRequest{Announcement: b.Envelope, Origin: origin}
 	for _, i := range idx {
 		proof, err := b.Tree.Proof(i)
 		if err != nil {
@@ -146,7 +146,7 @@ func (n *Node) runPushes() {
 func (n *Node) retryPush(j pushJob, entries []*pb.StoreEntry) {
 	j.attempts++
 	j.next = n.clock.Now().Add(n.cfg.RepairDelay << min(j.attempts, 6))
-	j.req = &pb.StoreRequest{Announcement: j.req.Announcement, Entries: entries}
+	j.req = &pb.StoreRequest{Announcement: j.req.Announcement, Entries: entries, Origin: j.req.Origin}
 	if n.view.Snapshot().Has(j.to, n.clock.Now()) {
 		n.queuePush(j)
 	}
@@ -195,7 +195,9 @@ func (n *Node) rebalance(prev, cur *membership.Snapshot) {
 				k := share{p, rec.Announcement}
 				j := pushes[k]
 				if j == nil {
-					j = &pushJob{to: p, expires: rec.Expires, req: &pb.StoreRequest{}}
+					// The leaf's prefix travels on; the receiver groups the
+					// record under this supernode's prefix as the sender.
+					j = &pushJob{to: p, expires: rec.Expires, req: &pb.StoreRequest{Origin: rec.Origin.Leaf}}
 					pushes[k] = j
 				}
 				j.req.Entries = append(j.req.Entries, &pb.StoreEntry{Cid: rec.CID.Bytes(), Index: uint32(rec.Index), Proof: rec.Proof})
@@ -222,7 +224,7 @@ func (n *Node) rebalance(prev, cur *membership.Snapshot) {
 		for len(j.req.Entries) > 0 { // at most a full announcement per request
 			part := *j
 			cut := min(len(j.req.Entries), n.cfg.Limits.MaxCIDsPerAnnouncement)
-			part.req = &pb.StoreRequest{Announcement: env, Entries: j.req.Entries[:cut]}
+			part.req = &pb.StoreRequest{Announcement: env, Entries: j.req.Entries[:cut], Origin: j.req.Origin}
 			j.req.Entries = j.req.Entries[cut:]
 			part.next = now
 			n.queuePush(part)

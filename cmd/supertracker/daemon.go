@@ -141,6 +141,7 @@ func runRole(role node.Role) func(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		sig := catchSignals()
+		daemonProcs()
 		cfg, err := o.config(stdout, stderr)
 		if err == nil {
 			err = serve(sig, cfg)

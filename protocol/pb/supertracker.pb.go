@@ -1960,9 +1960,14 @@ func (x *GossipResponse) GetCerts() [][]byte {
 // (each with its inclusion proof); the replica verifies everything itself
 // and answers with a signed Receipt of what it stored.
 type StoreRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Announcement  []byte                 `protobuf:"bytes,1,opt,name=announcement,proto3" json:"announcement,omitempty"`
-	Entries       []*StoreEntry          `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Announcement []byte                 `protobuf:"bytes,1,opt,name=announcement,proto3" json:"announcement,omitempty"`
+	Entries      []*StoreEntry          `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The network prefix the announcement came from, as the leaf's primary
+	// saw its connection (protocol.OriginOf: a prefix length byte, then the
+	// masked 4- or 16-byte address; empty: unknown). Unsigned: the replica
+	// takes the sender's word, and spreads lookup answers over origins.
+	Origin        []byte `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2007,6 +2012,13 @@ func (x *StoreRequest) GetAnnouncement() []byte {
 func (x *StoreRequest) GetEntries() []*StoreEntry {
 	if x != nil {
 		return x.Entries
+	}
+	return nil
+}
+
+func (x *StoreRequest) GetOrigin() []byte {
+	if x != nil {
+		return x.Origin
 	}
 	return nil
 }
@@ -2350,10 +2362,11 @@ const file_supertracker_proto_rawDesc = "" +
 	"\apeer_id\x18\x01 \x01(\fR\x06peerId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\"&\n" +
 	"\x0eGossipResponse\x12\x14\n" +
-	"\x05certs\x18\x01 \x03(\fR\x05certs\"i\n" +
+	"\x05certs\x18\x01 \x03(\fR\x05certs\"\x81\x01\n" +
 	"\fStoreRequest\x12\"\n" +
 	"\fannouncement\x18\x01 \x01(\fR\fannouncement\x125\n" +
-	"\aentries\x18\x02 \x03(\v2\x1b.supertracker.v1.StoreEntryR\aentries\"J\n" +
+	"\aentries\x18\x02 \x03(\v2\x1b.supertracker.v1.StoreEntryR\aentries\x12\x16\n" +
+	"\x06origin\x18\x03 \x01(\fR\x06origin\"J\n" +
 	"\n" +
 	"StoreEntry\x12\x10\n" +
 	"\x03cid\x18\x01 \x01(\fR\x03cid\x12\x14\n" +

@@ -48,11 +48,22 @@ const (
 
 var b64 = base64.RawURLEncoding
 
-// Item is one CID of a verified announcement to store, with its proof.
+// Item is one CID of a verified announcement to store, with its proof and
+// where the announcement came from.
 type Item struct {
-	CID   cid.Cid
-	Index int
-	Proof [][]byte
+	CID    cid.Cid
+	Index  int
+	Proof  [][]byte
+	Origin Origin
+}
+
+// Origin is where a record came from, in protocol.OriginOf's wire form:
+// the network prefix of the supernode that sent it here (as this one sees
+// the connection; empty when this supernode took it from the leaf itself)
+// and the prefix of the leaf's connection (as the leaf's primary said).
+// Holders spreads answers over them.
+type Origin struct {
+	Via, Leaf []byte
 }
 
 // Record is one stored record.
@@ -66,6 +77,7 @@ type Record struct {
 	Announcement [32]byte
 	Index        int
 	Proof        [][]byte
+	Origin       Origin
 }
 
 // Live reports whether r answers lookups at now.
@@ -173,7 +185,7 @@ func (s *Store) Put(ctx context.Context, a *protocol.SignedAnnouncement, items [
 	delta := 0
 	for _, w := range ws {
 		r := Record{Key: w.item.CID.Hash(), Leaf: a.Peer, CID: w.item.CID, Seq: a.Seq, Expires: a.Expires,
-			Withdrawn: a.Withdraw, Announcement: a.Hash, Index: w.item.Index, Proof: w.item.Proof}
+			Withdrawn: a.Withdraw, Announcement: a.Hash, Index: w.item.Index, Proof: w.item.Proof, Origin: w.item.Origin}
 		if a.Withdraw && w.old != nil && w.old.Expires.After(r.Expires) {
 			// The tombstone must outlive what it supersedes, or a replay
 			// of the older announcement would be taken again.
@@ -223,23 +235,40 @@ func (s *Store) Get(ctx context.Context, key []byte, leaf peer.ID) (*Record, err
 	return s.get(ctx, key, leaf)
 }
 
+// MaxHolderScan bounds the live records Holders reads for one key: the
+// answer is spread over the origins of at most this many (records are
+// read in leaf ID order, which anyone can grind, so an attacker that puts
+// more live records than this on one key before an honest holder's ID
+// can still push it out).
+const MaxHolderScan = 1024
+
 // Holders returns up to limit live records for key (a multihash) in wire
-// form, each with its signed announcement and proof.
+// form, each with its signed announcement and proof, spread over the
+// records' origins (SpreadByOrigin) so one network prefix cannot fill an
+// answer.
 func (s *Store) Holders(ctx context.Context, key []byte, limit int, now time.Time) ([]*pb.Holder, error) {
 	res, err := s.d.Query(ctx, dsq.Query{Prefix: recordPrefix + b64.EncodeToString(key)})
 	if err != nil {
 		return nil, err
 	}
-	defer res.Close()
-	var out []*pb.Holder
+	var live []*Record
 	for e := range res.Next() {
 		if e.Error != nil {
-			return out, e.Error
+			res.Close()
+			return nil, e.Error
 		}
 		r, err := decodeKeyed(e.Key, e.Value)
 		if err != nil || !r.Live(now) {
 			continue
 		}
+		live = append(live, r)
+		if len(live) == MaxHolderScan {
+			break
+		}
+	}
+	res.Close()
+	var out []*pb.Holder
+	for _, r := range SpreadByOrigin(live, func(r *Record) Origin { return r.Origin }, len(live)) {
 		env, err := s.d.Get(ctx, annKey(r.Announcement))
 		if err != nil {
 			continue // announcement gone: the record is being collected
@@ -402,10 +431,14 @@ func (s *Store) LeafRecords(leaf peer.ID) int {
 	return s.perLeaf[leaf]
 }
 
-// Record encoding: version 1 | flags | uvarint seq | varint expires (Unix
+// Record encoding: version | flags | uvarint seq | varint expires (Unix
 // ms) | 32-byte announcement hash | uvarint index | bytes CID | uvarint
-// proof length | 32-byte hashes.
-const recordVersion = 1
+// proof length | 32-byte hashes, and from version 2 on: bytes origin via |
+// bytes origin leaf. Version 1 records (no origin) are still read.
+const (
+	recordVersion   = 2
+	recordVersionV1 = 1
+)
 
 func encodeRecord(r *Record) []byte {
 	b := make([]byte, 0, 64+len(r.CID.Bytes())+32*len(r.Proof))
@@ -423,15 +456,17 @@ func encodeRecord(r *Record) []byte {
 	for _, h := range r.Proof {
 		b = append(b, h...)
 	}
-	return b
+	b = appendBytes(b, r.Origin.Via)
+	return appendBytes(b, r.Origin.Leaf)
 }
 
 var errCorrupt = errors.New("recordstore: corrupt record")
 
 func decodeRecord(key []byte, leaf peer.ID, b []byte) (*Record, error) {
-	if len(b) < 2 || b[0] != recordVersion {
+	if len(b) < 2 || (b[0] != recordVersion && b[0] != recordVersionV1) {
 		return nil, errCorrupt
 	}
+	version := b[0]
 	r := &Record{Key: key, Leaf: leaf, Withdrawn: b[1]&1 == 1}
 	b = b[2:]
 	var n int
@@ -464,12 +499,22 @@ func decodeRecord(key []byte, leaf peer.ID, b []byte) (*Record, error) {
 	}
 	r.CID = c
 	np, n := binary.Uvarint(b)
-	if n <= 0 || np > 64 || uint64(len(b)-n) != 32*np {
+	if n <= 0 || np > 64 || uint64(len(b)-n) < 32*np || (version == recordVersionV1 && uint64(len(b)-n) != 32*np) {
 		return nil, errCorrupt
 	}
 	b = b[n:]
 	for i := uint64(0); i < np; i++ {
 		r.Proof = append(r.Proof, b[32*i:32*i+32])
+	}
+	if version == recordVersionV1 {
+		return r, nil
+	}
+	b = b[32*np:]
+	if r.Origin.Via, b, ok = cutBytes(b); !ok || protocol.CheckOrigin(r.Origin.Via) != nil {
+		return nil, errCorrupt
+	}
+	if r.Origin.Leaf, b, ok = cutBytes(b); !ok || protocol.CheckOrigin(r.Origin.Leaf) != nil || len(b) != 0 {
+		return nil, errCorrupt
 	}
 	return r, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol"
@@ -79,9 +82,20 @@ func (l *Lab) Close() {
 }
 
 // HostAt starts a libp2p host listening on ip (a loopback address) with key
-// (nil: a new Ed25519 key).
+// (nil: a new Ed25519 key). Its outgoing connections come from ip too, so
+// the hosts it talks to see its own prefix: libp2p's reuseport dial does
+// that, but falls back to an unbound dial (from 127.0.0.1 on loopback) when
+// two hosts dial each other at once, and a supernode whose session runs
+// over such a connection is never verified by the other (its cert does not
+// name 127.0.0.1).
 func (l *Lab) HostAt(ip string, key crypto.PrivKey) (host.Host, error) {
-	opts := []libp2p.Option{libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/tcp/0", ip))}
+	local := &net.TCPAddr{IP: net.ParseIP(ip)}
+	if local.IP == nil {
+		return nil, fmt.Errorf("attack: host on %q: not an IP", ip)
+	}
+	fromIP := func(ma.Multiaddr) (tcp.ContextDialer, error) { return &net.Dialer{LocalAddr: local}, nil }
+	opts := []libp2p.Option{libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/tcp/0", ip)),
+		libp2p.Transport(tcp.NewTCPTransport, tcp.WithDialerForAddr(fromIP))}
 	if key != nil {
 		opts = append(opts, libp2p.Identity(key))
 	}
@@ -135,7 +149,11 @@ func (l *Lab) Supernodes(ctx context.Context, n int, cfg supernode.Config) ([]*s
 		return true
 	})
 	if err != nil {
-		return nil, fmt.Errorf("attack: membership views did not fill: %w", err)
+		counts := make([]int, len(out))
+		for i, sn := range out {
+			counts[i] = sn.MemberCount()
+		}
+		return nil, fmt.Errorf("attack: membership views did not fill (views hold %v of %d): %w", counts, n, err)
 	}
 	return out, nil
 }
