@@ -35,6 +35,16 @@ func TestLoadPlanModel(t *testing.T) {
 	if !(pl.ModelTrackers(last) > pl.ModelTrackers(first)) {
 		t.Fatalf("S(N) does not grow: %v → %v", pl.ModelTrackers(first), pl.ModelTrackers(last))
 	}
+	// The election's band at N = 40 (λ' = 1.5·(40 − S), μ = 16): promote
+	// at ρ ≥ 0.8 (S = 4: 0.84), demote at ρ ≤ 0.3 (S = 10: 0.28).
+	if lo, hi := pl.ModelTrackers(40), pl.ModelTrackersMax(40); lo != 5 || hi != 9 {
+		t.Fatalf("N=40: band [%v, %v], want [5, 9]", lo, hi)
+	}
+	for s := pl.ModelTrackers(40); s <= pl.ModelTrackersMax(40); s++ {
+		if pl.overlaySurplus(40, s) || pl.overlayRho(40, s) >= 0.8 {
+			t.Fatalf("N=40, S=%v inside the band but the election would act", s)
+		}
+	}
 	bad := pl
 	bad.Peers = []int{2}
 	if bad.Validate() == nil {
