@@ -21,8 +21,9 @@ import "math"
 // at the middle of the hysteresis band ((PromoteRho+DemoteRho)/2, and the
 // same for fill), less the ones there are, over the leaf sessions they
 // hold (every session counted: a leaf attached to two of them counts
-// twice, which errs towards fewer promotions per round). At least one
-// promotion is called for (the demand holds), so the share is > 0.
+// twice, which errs towards fewer promotions per round: counting sessions
+// per reporter instead made 9–15 supernodes in the test below). At least
+// one promotion is called for (the demand holds), so the share is > 0.
 func (m *Machine) needShare(v demandView) float64 {
 	if v.peers == 0 || v.peerLeaves <= 0 {
 		return 1

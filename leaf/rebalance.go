@@ -15,9 +15,9 @@ import (
 // lookups: the leaves stay where they are, the overloaded supernode keeps
 // its queue, and the election, still seeing the demand, promotes more
 // (measured: docs/load.md). So when the primary's reported utilisation ρ
-// is at least Rho and a backup reports less than half of it, the leaf
-// makes that backup its primary (the old primary stays attached as a
-// backup): with probability 1 − (3/4)·Rho/ρ, so that about the share of
+// is at least Rho and a backup reports less than 3/4 of Rho, the leaf
+// makes the lightest such backup its primary (the old primary stays
+// attached as a backup): with probability 1 − (3/4)·Rho/ρ, so that about the share of
 // leaves that brings the primary back below Rho moves, not all of them
 // onto one idle supernode, at most once per Interval (longer than a
 // supernode's load window, so the next look sees the last move's effect).
@@ -71,7 +71,7 @@ func (a *Agent) rebalance() {
 		return
 	}
 	var to *session
-	best := pl.GetRho() / 2
+	best := rebalanceShare * rc.Rho
 	for _, b := range backups {
 		if l := b.lastLoad(); l != nil && !b.silent() && l.GetRho() < best {
 			to, best = b, l.GetRho()

@@ -69,7 +69,7 @@ func TestOverloadedPrimaryMovesToLightestBackup(t *testing.T) {
 	}
 }
 
-// With no backup under half the primary's ρ, the leaf stays.
+// With no backup under ¾ of Rebalance.Rho, the leaf stays.
 func TestOverloadedPrimaryStaysWithoutLighterBackup(t *testing.T) {
 	w := newWorld(t, 3, 1000)
 	cfg := w.config(w.sns...)
@@ -78,12 +78,12 @@ func TestOverloadedPrimaryStaysWithoutLighterBackup(t *testing.T) {
 	w.attached(2)
 	old := a.Primary()
 	for _, f := range w.sns {
-		f.setRho(0.9)
+		f.setRho(0.61)
 	}
 	w.byID(old).setRho(1.6)
 	w.advance(30*time.Second, 100*time.Millisecond)
 	if a.Primary() != old {
-		t.Fatalf("primary moved to a backup at ρ 0.9 (primary 1.6)")
+		t.Fatalf("primary moved to a backup at ρ 0.61 (primary 1.6)")
 	}
 }
 
