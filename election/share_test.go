@@ -114,3 +114,25 @@ func TestNeedShare(t *testing.T) {
 		}
 	}
 }
+
+// A need of fill alone is not thinned: every due leaf promotes (the
+// stagger separates them); a need of ρ is.
+func TestFillNeedNotThinned(t *testing.T) {
+	m := newTestMachine(t, LocalConfig(), t0, 1)
+	fill := demandView{peers: 2, peerRho: 0.1, peerLeaves: 20, peerCap: 20}
+	for range 50 {
+		if !m.drawsPromotion(fill, 0.2) {
+			t.Fatal("a fill-only need was thinned")
+		}
+	}
+	load := demandView{peers: 2, peerRho: 2, peerLeaves: 60, peerCap: 60}
+	n := 0
+	for range 200 {
+		if m.drawsPromotion(load, 0.2) {
+			n++
+		}
+	}
+	if n == 0 || n > 20 { // share 2/60 × 0.7: ≈ 5 of 200
+		t.Fatalf("ρ need: %d of 200 draws promoted, want a few", n)
+	}
+}
