@@ -81,9 +81,11 @@ proto:
 	cd protocol && PATH="$$PATH:$$(go env GOPATH)/bin" protoc -I. --go_out=. --go_opt=paths=source_relative pb/bt.proto
 
 # The paper's Fig. 2 claim with the election running (docs/load.md): peers
-# 8–32, each tracker node capped at μ = 16 lookups/s (testnet/capped); n = 2
+# 8–40, each tracker node capped at μ = 16 lookups/s (testnet/capped); n = 2
 # opentracker servers vs the overlay, whose supernode count follows the
-# load. 8 runs of ~2 min.
+# load. 10 runs of ~3 min. To run it in parts (one lock each), pass
+# SWEEP_FLAGS="--peers 40" (then 32,24 and 16,8) and assemble the page with
+# SWEEP_FLAGS=--reuse, which reads the stored runs and runs none again.
 load-figures: build
 	$(GO) run ./testnet/sweep/cmd/sweep --plan election-load --binary $(BIN) --work $(OUT)/sweep --out docs/figures --md docs/load.md $(SWEEP_FLAGS)
 

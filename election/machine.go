@@ -76,6 +76,9 @@ type pending struct {
 	leaving  bool
 	score    float64
 	proposed bool
+	// passes: times a need promotion fell due and the draw left it to
+	// other leaves (share.go).
+	passes int
 }
 
 // New returns a machine in RoleLeaf since now. rng supplies the jitter; pass
@@ -426,6 +429,10 @@ func (m *Machine) evalLeaf(s snapshot) {
 			m.cancel("demand re-checked and gone: " + s.needWhy.String())
 		case !s.need && s.demand.above > 0:
 			m.cancel("empty overlay, but " + s.demand.aboveText() + " promotes first")
+		case !m.now.Before(p.due) && p.cause == causeNeed && s.need && !m.drawsPromotion(s.demand, s.score):
+			// Not this leaf's turn (share.go): re-check after another stagger.
+			p.due = m.now.Add(m.cfg.StaggerMax + m.jitter())
+			p.passes++
 		case !m.now.Before(p.due):
 			r := s.needWhy
 			if !s.need {
@@ -534,6 +541,9 @@ func (m *Machine) propose(reason string) {
 	p.proposed = true
 	if waited := m.now.Sub(p.scheduledAt); waited > 0 {
 		reason += fmt.Sprintf(" (re-checked after waiting %s)", waited.Round(time.Millisecond))
+	}
+	if p.passes > 0 {
+		reason += fmt.Sprintf("; its turn drawn after %d pass(es)", p.passes)
 	}
 	p.reason = reason
 	kind := KindPromote

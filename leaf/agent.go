@@ -80,6 +80,8 @@ type Agent struct {
 	closed      bool
 	local       LocalOverlay // set while this process is a supernode
 	running     map[string]bool
+	// nextRebalance: the next look for a lighter primary (rebalance.go).
+	nextRebalance time.Time
 }
 
 // New starts a leaf agent on h. It restores the announced set from the
@@ -348,6 +350,7 @@ func (a *Agent) maintain() {
 		a.background("refresh", func() { a.refreshAll("refresh") })
 	}
 	a.background("backups", a.fillBackups)
+	a.rebalance()
 	if a.relay.maintain(a.Supernodes()) {
 		// New circuit addresses: the next round (now) re-announces the set.
 		a.mu.Lock()

@@ -62,6 +62,8 @@ type Config struct {
 	DiscoveryInterval time.Duration
 	// Relay: relay reservations while behind a NAT (relay.go).
 	Relay RelayConfig
+	// Rebalance: moving lookups off an overloaded primary (rebalance.go).
+	Rebalance RebalanceConfig
 	// Limits bound every message.
 	Limits protocol.Limits
 	// Meter, if set, counts the agent's traffic (shared with the rest of the
@@ -90,6 +92,8 @@ func DefaultConfig() Config {
 		Relay:             DefaultRelayConfig(),   // relay only behind a NAT
 		Limits:            protocol.DefaultLimits, // the wire limits every peer uses
 		Logger:            slog.Default(),         // the process's logger
+
+		Rebalance: DefaultRebalanceConfig(), // at PromoteRho, once a minute
 	}
 }
 
@@ -97,7 +101,8 @@ func DefaultConfig() Config {
 // within seconds.
 func LocalConfig() Config {
 	c := DefaultConfig()
-	c.DiscoveryInterval = 5 * time.Second // promotions in a testnet take seconds to show
+	c.DiscoveryInterval = 5 * time.Second   // promotions in a testnet take seconds to show
+	c.Rebalance.Interval = 10 * time.Second // two of a supernode's 5 s load windows
 	return c
 }
 
@@ -130,6 +135,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Relay.validate(); err != nil {
 		return err
+	}
+	if err := c.Rebalance.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return c.Limits.Validate()
 }

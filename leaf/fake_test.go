@@ -43,7 +43,8 @@ type fakeSN struct {
 	passes   int           // held requests to let through (releaseOne)
 	got      map[string]int
 	answered map[string]int
-	holdsAll bool // answer every lookup with itself as a holder
+	holdsAll bool    // answer every lookup with itself as a holder
+	rho      float64 // utilisation reported in its Load
 	batches  []*protocol.Batch
 	others   []peer.AddrInfo // listed in SupernodesResponse
 	seqs     []uint64        // sequence numbers of announcements received
@@ -164,7 +165,7 @@ func (f *fakeSN) answer(from peer.ID, req *pb.Request, kind string) *pb.Response
 	if st, ok := f.status[kind]; ok {
 		return &pb.Response{Status: st, Error: "fake: " + st.String()}
 	}
-	load := &pb.Load{Leaves: 1, MaxLeaves: 10, Supernodes: 3}
+	load := &pb.Load{Leaves: 1, MaxLeaves: 10, Supernodes: 3, Rho: f.rho}
 	switch b := req.Body.(type) {
 	case *pb.Request_Attach:
 		return &pb.Response{Body: &pb.Response_Attach{Attach: &pb.AttachResponse{Load: load, RecordTtlMs: f.ttlMs, HeartbeatIntervalMs: f.hbMs}}}
@@ -236,6 +237,12 @@ func (f *fakeSN) setFrozen(v bool) {
 		close(f.gate)
 		f.gate = make(chan struct{})
 	}
+}
+
+func (f *fakeSN) setRho(rho float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rho = rho
 }
 
 func (f *fakeSN) setHold(kind string, v bool) {

@@ -43,8 +43,13 @@ type Server struct {
 	start    time.Time
 	arrivals int
 	blocked  int
-	busy     time.Duration
+	busy     time.Duration // service time of the arrivals queued in the window
 	waits    time.Duration
+	// busyTime: time the server was serving within the window, up to
+	// accAt (advance). Not busy/window: the work queued in one window is
+	// served in later ones, so that ratio swings around 1 under overload.
+	busyTime time.Duration
+	accAt    time.Time
 	last     Stats
 }
 
@@ -53,7 +58,8 @@ type Stats struct {
 	At       time.Time `json:"at"`
 	Mu       float64   `json:"mu"`        // the configured service rate
 	Lambda   float64   `json:"lambda"`    // arrivals per second
-	Rho      float64   `json:"rho"`       // busy fraction (service time served / window)
+	Rho      float64   `json:"rho"`       // busy fraction: time serving / window (≤ 1, the carried load)
+	Offered  float64   `json:"offered"`   // offered load: (arrivals + blocked) / window / μ (may exceed 1)
 	MeanWait float64   `json:"mean_wait"` // seconds queued before service, mean
 	Arrivals int       `json:"arrivals"`
 	Blocked  int       `json:"blocked"` // arrivals turned away (queue full), not in Arrivals
@@ -68,7 +74,8 @@ func NewServer(mu float64, seed uint64) (*Server, error) {
 	if !(mu > 0) || math.IsInf(mu, 0) {
 		return nil, ErrBadRate
 	}
-	return &Server{rate: mu, rng: rand.New(rand.NewPCG(seed, seed^0xca99ed)), start: time.Now()}, nil
+	now := time.Now()
+	return &Server{rate: mu, rng: rand.New(rand.NewPCG(seed, seed^0xca99ed)), start: now, accAt: now}, nil
 }
 
 // SetCapacity bounds the requests in the system at h (the paper's M/M/1/h:
@@ -95,10 +102,14 @@ func (s *Server) Serve(ctx context.Context) error {
 // (after the requests queued before it) and when it ends; ok is false if
 // the queue is full (the request is counted as blocked and not queued).
 func (s *Server) Enqueue() (begin, done time.Time, ok bool) {
+	return s.enqueueAt(time.Now())
+}
+
+func (s *Server) enqueueAt(now time.Time) (begin, done time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
 	s.roll(now)
+	s.advance(now)
 	i := 0
 	for i < len(s.ends) && !s.ends[i].After(now) {
 		i++
@@ -137,26 +148,47 @@ func SleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
+// advance adds the time the server served since accAt: no arrival came
+// in between, so it was busy from accAt until the work queued then ran
+// out (free) or now, whichever is first.
+func (s *Server) advance(now time.Time) {
+	if !now.After(s.accAt) {
+		return
+	}
+	if s.free.After(s.accAt) {
+		end := now
+		if s.free.Before(now) {
+			end = s.free
+		}
+		s.busyTime += end.Sub(s.accAt)
+	}
+	s.accAt = now
+}
+
 func (s *Server) roll(now time.Time) {
 	el := now.Sub(s.start)
 	if el < Window {
 		return
 	}
+	s.advance(now)
 	st := Stats{At: now, Mu: s.rate, Arrivals: s.arrivals, Blocked: s.blocked, Capacity: s.capacity}
 	st.Lambda = float64(s.arrivals) / el.Seconds()
-	st.Rho = math.Min(1, s.busy.Seconds()/el.Seconds())
+	st.Rho = math.Min(1, s.busyTime.Seconds()/el.Seconds())
+	st.Offered = float64(s.arrivals+s.blocked) / el.Seconds() / s.rate
 	if s.arrivals > 0 {
 		st.MeanWait = s.waits.Seconds() / float64(s.arrivals)
 	}
 	s.last = st
-	s.start, s.arrivals, s.blocked, s.busy, s.waits = now, 0, 0, 0, 0
+	s.start, s.arrivals, s.blocked, s.busy, s.waits, s.busyTime = now, 0, 0, 0, 0, 0
 }
 
 // Stats returns the last complete window.
-func (s *Server) Stats() Stats {
+func (s *Server) Stats() Stats { return s.statsAt(time.Now()) }
+
+func (s *Server) statsAt(now time.Time) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.roll(time.Now())
+	s.roll(now)
 	return s.last
 }
 

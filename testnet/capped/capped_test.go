@@ -108,3 +108,40 @@ func TestCapacityBlocks(t *testing.T) {
 		t.Fatalf("blocked request: %d %q", rec.Code, rec.Body.String())
 	}
 }
+
+// Under overload the queue stays full and the server never idles: its
+// measured ρ is the busy fraction, 1, however the window cuts the
+// services; the offered load counts the arrivals turned away too. At
+// light load ρ is the share of the window spent serving. Synthetic time.
+func TestStatsBusyFraction(t *testing.T) {
+	s, _ := NewServer(16, 3)
+	s.SetCapacity(24)
+	t0 := s.start
+	// 40 arrivals/s for 10 s: 2.5× μ.
+	var blocked int
+	for i := range 400 {
+		if _, _, ok := s.enqueueAt(t0.Add(time.Duration(i) * 25 * time.Millisecond)); !ok {
+			blocked++
+		}
+	}
+	st := s.statsAt(t0.Add(10 * time.Second))
+	if st.Rho < 0.999 {
+		t.Fatalf("saturated server: ρ %.3f, want 1 (arrivals %d blocked %d)", st.Rho, st.Arrivals, st.Blocked)
+	}
+	if math.Abs(st.Offered-2.5) > 0.3 || blocked == 0 {
+		t.Fatalf("offered %.2f, want ≈ 2.5 (blocked %d)", st.Offered, blocked)
+	}
+	// Idle for a window, then one request alone: busy exactly its service.
+	t1 := t0.Add(20 * time.Second)
+	s.statsAt(t1)
+	begin, done, ok := s.enqueueAt(t1.Add(100 * time.Millisecond))
+	if !ok || !begin.Equal(t1.Add(100*time.Millisecond)) {
+		t.Fatalf("idle server: begin %v ok %v", begin.Sub(t1), ok)
+	}
+	svc := done.Sub(begin)
+	st = s.statsAt(t1.Add(100*time.Millisecond + max(2*svc, 2*time.Second)))
+	want := svc.Seconds() / (100*time.Millisecond + max(2*svc, 2*time.Second)).Seconds()
+	if math.Abs(st.Rho-want) > 1e-9 || st.Arrivals != 1 {
+		t.Fatalf("one request: ρ %.6f, want %.6f (arrivals %d)", st.Rho, want, st.Arrivals)
+	}
+}

@@ -9,11 +9,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/supertracker/supertracker/election"
+	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/testnet/baseline"
 	"github.com/supertracker/supertracker/testnet/baseline/helper"
 	"github.com/supertracker/supertracker/testnet/capped"
@@ -182,6 +185,8 @@ type LoadRun struct {
 	AllHeld      int     `json:"all_held"`
 	AllSucceeded int     `json:"all_succeeded"`
 	ElapsedS     float64 `json:"elapsed_s"`
+	// PlanKey: the plan the run was made with (--reuse checks it).
+	PlanKey string `json:"plan_key,omitempty"`
 }
 
 // LoadReport is the load sweep's output (load.json).
@@ -212,8 +217,16 @@ type LoadPoint struct {
 	Model         float64 `json:"model"`
 	ModelMeasured float64 `json:"model_measured_s"`
 	ModelTrackers float64 `json:"model_trackers"`
-	ModelRho      float64 `json:"model_rho"`
-	WithinModel   bool    `json:"within_model"` // the 95% interval overlaps the model (measured S) ± 0.05
+	// ModelTrackersMax: the high end of the counts the election's
+	// hysteresis keeps (ModelTrackersMax); TrackersInBand: the measured
+	// mean count within [ModelTrackers − 0.5, ModelTrackersMax + 0.5].
+	ModelTrackersMax float64 `json:"model_trackers_max"`
+	TrackersInBand   bool    `json:"trackers_in_band"`
+	// ModelRho: offered utilisation of a tracker node; ModelCarried: its
+	// busy fraction, comparable with the measured RhoMean.
+	ModelRho     float64 `json:"model_rho"`
+	ModelCarried float64 `json:"model_carried"`
+	WithinModel  bool    `json:"within_model"` // the 95% interval overlaps the model (measured S) ± 0.05
 	// ModelPaper: the server design under the paper's product form.
 	ModelPaper float64 `json:"model_paper,omitempty"`
 	// The whole run from the warm-up on (the election's transient
@@ -227,10 +240,13 @@ type LoadPoint struct {
 	TrackersEnd  float64 `json:"trackers_end"`
 }
 
-// electedRho is the utilisation at which the election promotes
-// (PromoteRho): the capped stream hands a lookup to the supernode when its
-// service begins, so the supernode's load meter sees ρ = λ/μ.
-const electedRho = 0.8
+// The election's thresholds (the node runs --preset local) and a leaf's
+// sessions (a primary and its backups): the model of the supernode count
+// reads them from the code it models.
+var (
+	loadElection = election.LocalConfig()
+	leafSessions = 1 + leaf.LocalConfig().Backups
+)
 
 // Queue is h of the paper's M/M/1/h, every capped node's queue bound:
 // ⌊μT/2⌋. The model counts a queued lookup as served; with h = μT a full
@@ -241,43 +257,98 @@ func (pl LoadPlan) Queue() int {
 	return int(math.Max(1, math.Floor(pl.Mu*pl.LookupTimeout.Seconds()/2)))
 }
 
-// ModelTrackers is S(N) of the model for the overlay: the seed supernodes,
-// or the fewest that bring ρ below electedRho (the election promotes while
-// ρ ≥ it), or as many as the fill needs (sessions of 1+2 per leaf vs
-// 0.9·MaxLeaves), whichever is most.
-func (pl LoadPlan) ModelTrackers(n float64) float64 {
-	lambda := pl.PerPeerRate * n
-	byLoad := math.Floor(lambda/(electedRho*pl.Mu)) + 1
-	byFill := math.Ceil(3 * n / (1 + 0.9*float64(pl.MaxLeaves)))
-	return math.Max(float64(pl.SeedSupernodes), math.Max(byLoad, byFill))
+// overlayRho is the offered utilisation of each of s supernodes at N
+// peers: a supernode serves its own lookups itself (no leaf protocol, no
+// cap), so the capped supernodes share the N − s leaves' lookups, spread
+// over them (leaves move their primary off an overloaded supernode,
+// leaf.RebalanceConfig).
+func (pl LoadPlan) overlayRho(n, s float64) float64 {
+	return pl.PerPeerRate * (n - s) / (s * pl.Mu)
 }
 
-// Model evaluates the paper's model for design d at N peers (s: the
-// supernode count for the overlay; 0 uses ModelTrackers).
-func (pl LoadPlan) Model(d Design, n, s float64) (model.Result, error) {
+// overlayFill is the supernodes' fill: the leaves' sessions (a primary
+// and the backups each) over the s supernodes' MaxLeaves.
+func (pl LoadPlan) overlayFill(n, s float64) float64 {
+	return float64(leafSessions) * (n - s) / (s * float64(pl.MaxLeaves))
+}
+
+// ModelTrackers is the low end of the supernode count the election
+// settles at: the fewest (at least the seeds) at which the leaves see no
+// demand (ρ < PromoteRho and fill < PromoteFill); the election promotes
+// while they do.
+func (pl LoadPlan) ModelTrackers(n float64) float64 {
+	ec := loadElection
+	for s := float64(pl.SeedSupernodes); s < n; s++ {
+		if pl.overlayRho(n, s) < ec.PromoteRho && pl.overlayFill(n, s) < ec.PromoteFill {
+			return s
+		}
+	}
+	return n
+}
+
+// overlaySurplus reports whether s supernodes see a surplus (the
+// election's surplus rule with an even load): ρ ≤ DemoteRho and fill ≤
+// DemoteFill, and one fewer would stay below the promote thresholds.
+func (pl LoadPlan) overlaySurplus(n, s float64) bool {
+	ec := loadElection
+	if s < 2 {
+		return false
+	}
+	rho, fill := pl.overlayRho(n, s), pl.overlayFill(n, s)
+	return rho <= ec.DemoteRho && fill <= ec.DemoteFill && rho*s/(s-1) < ec.PromoteRho && fill*s/(s-1) < ec.PromoteFill
+}
+
+// ModelTrackersMax is the high end: the most supernodes that see no
+// surplus. The election's hysteresis (promote at ρ ≥ PromoteRho, demote at
+// ρ ≤ DemoteRho) makes every count from ModelTrackers to this one stable:
+// approached from below the count stops at the low end; after a herd of
+// promotions it comes down only to the high end.
+func (pl LoadPlan) ModelTrackersMax(n float64) float64 {
+	lo := pl.ModelTrackers(n)
+	hi := lo
+	for s := lo + 1; s <= n; s++ {
+		if !pl.overlaySurplus(n, s) {
+			hi = s
+		}
+	}
+	return hi
+}
+
+// Model evaluates the model for design d at N peers (s: the supernode
+// count for the overlay; 0 uses ModelTrackers). Rho is the offered
+// utilisation of one tracker node; Carried what it serves (≤ 1).
+func (pl LoadPlan) Model(d Design, n, s float64) (LoadModel, error) {
 	lambda := pl.PerPeerRate * n
-	p := model.Params{MTTF: 1, MTTR: 0, Mu: pl.Mu, H: pl.Queue()}
+	h := pl.Queue()
 	if d == Server {
 		// A client tries the n servers one at a time (BEP 12), so each
 		// sees λ/n and a lookup fails when all n turn it away. Under load
 		// their queues fill together: the pool of n M/M/1/h servers is
 		// an M/M/n/(n·h) queue (PaperServerModel: the paper's product
 		// form, which treats them as independent).
-		p.Design, p.N, p.Lambda = model.Server, pl.Servers, lambda
-		r, err := model.Evaluate(p)
-		if err != nil {
-			return r, err
-		}
-		r.Reliability = 1 - model.PoolBlock(lambda, pl.Mu, pl.Servers, pl.Servers*pl.Queue())
-		r.Unreliability = 1 - r.Reliability
-		return r, nil
+		pb := model.PoolBlock(lambda, pl.Mu, pl.Servers, pl.Servers*h)
+		rho := lambda / (float64(pl.Servers) * pl.Mu)
+		return LoadModel{Reliability: 1 - pb, Rho: rho, Carried: rho * (1 - pb), Trackers: float64(pl.Servers)}, nil
 	}
 	if s <= 0 {
 		s = pl.ModelTrackers(n)
 	}
-	sn := max(1, int(math.Round(s)))
-	p.Design, p.Supernodes, p.M, p.K, p.LookupMsgs, p.Lambda = model.DHT, sn, 1, 1, 1, lambda
-	return model.Evaluate(p)
+	if !(s >= 1) || s > n {
+		return LoadModel{}, fmt.Errorf("load model: %g supernodes of %g peers", s, n)
+	}
+	// The leaves' lookups queue at their primaries (M/M/1/h each, even
+	// load); the supernodes' own are served locally.
+	rho := pl.overlayRho(n, s)
+	pb := model.PoolBlock(rho*pl.Mu, pl.Mu, 1, h)
+	return LoadModel{Reliability: 1 - (n-s)/n*pb, Rho: rho, Carried: rho * (1 - pb), Trackers: s}, nil
+}
+
+// LoadModel is the model's prediction at one N.
+type LoadModel struct {
+	Reliability float64
+	Rho         float64 // offered utilisation of one tracker node
+	Carried     float64 // its busy fraction: Rho × (1 − P_block)
+	Trackers    float64
 }
 
 // PaperServerModel is the paper's server model as it stands at N peers:
@@ -299,6 +370,12 @@ type LoadOptions struct {
 	Markdown    string
 	Log         io.Writer
 	Command     string
+	// Reuse: a run whose result.json (same plan) is in Work is read, not
+	// run again. Only (with Reuse): the N values to run; the others are
+	// only read (missing ones are reported as errors). Together they let
+	// the sweep be run one N at a time and assembled at the end.
+	Reuse bool
+	Only  []int
 }
 
 // RunLoad runs the election load sweep and writes load.json, the figure
@@ -325,7 +402,7 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadReport, error) {
 				if ctx.Err() != nil {
 					break
 				}
-				lr, err := runLoadOne(ctx, o, n, seed, d)
+				lr, err := reuseOrRunLoad(ctx, o, n, seed, d)
 				rep.Runs = append(rep.Runs, lr)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("N=%d seed %d %s: %w", n, seed, d, err))
@@ -347,10 +424,42 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadReport, error) {
 	return rep, errors.Join(errs...)
 }
 
+// reuseOrRunLoad reads the run's stored result when o.Reuse allows it,
+// else runs it (unless o.Only leaves N out).
+func reuseOrRunLoad(ctx context.Context, o LoadOptions, n int, seed uint64, d Design) (*LoadRun, error) {
+	dir := loadRunDir(o.Work, n, seed, d)
+	if o.Reuse {
+		var lr LoadRun
+		b, err := os.ReadFile(filepath.Join(dir, ResultFile))
+		if err == nil && json.Unmarshal(b, &lr) == nil && lr.Error == "" && lr.PlanKey == o.Plan.key() {
+			return &lr, nil
+		}
+		if len(o.Only) > 0 && !slices.Contains(o.Only, n) {
+			lr := &LoadRun{Design: d, Peers: n, Seed: seed, Dir: dir, Error: "no stored run (--reuse, not in --peers)"}
+			return lr, errors.New(lr.Error)
+		}
+	}
+	return runLoadOne(ctx, o, n, seed, d)
+}
+
+// loadRunDir is the work directory of run (N, seed, d).
+func loadRunDir(work string, n int, seed uint64, d Design) string {
+	return filepath.Join(work, "load", fmt.Sprintf("N%d", n), "seed"+strconv.FormatUint(seed, 10), string(d))
+}
+
+// key identifies the plan's parameters a run depends on (not its lists of
+// N, seeds and designs), so a stored run of another plan is not reused.
+func (pl LoadPlan) key() string {
+	c := pl
+	c.Peers, c.Seeds, c.Designs = nil, nil, nil
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
 func runLoadOne(ctx context.Context, o LoadOptions, n int, seed uint64, d Design) (*LoadRun, error) {
 	pl := o.Plan
-	lr := &LoadRun{Design: d, Peers: n, Seed: seed, Lambda: pl.PerPeerRate * float64(n), Outcomes: map[string]int{}}
-	dir := filepath.Join(o.Work, "load", fmt.Sprintf("N%d", n), "seed"+strconv.FormatUint(seed, 10), string(d))
+	lr := &LoadRun{Design: d, Peers: n, Seed: seed, Lambda: pl.PerPeerRate * float64(n), Outcomes: map[string]int{}, PlanKey: pl.key()}
+	dir := loadRunDir(o.Work, n, seed, d)
 	lr.Dir = dir
 	fail := func(err error) (*LoadRun, error) { lr.Error = err.Error(); return lr, err }
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -620,10 +729,12 @@ func loadPoints(pl LoadPlan, runs []*LoadRun) ([]LoadPoint, error) {
 			if err != nil {
 				return nil, err
 			}
-			pt.Model, pt.ModelRho = m.Reliability, m.Rho
-			pt.ModelTrackers = float64(pl.Servers)
+			pt.Model, pt.ModelRho, pt.ModelCarried = m.Reliability, m.Rho, m.Carried
+			pt.ModelTrackers, pt.ModelTrackersMax = m.Trackers, m.Trackers
+			pt.TrackersInBand = true
 			if d == Overlay {
-				pt.ModelTrackers = pl.ModelTrackers(float64(n))
+				pt.ModelTrackersMax = pl.ModelTrackersMax(float64(n))
+				pt.TrackersInBand = pt.TrackersMean >= pt.ModelTrackers-0.5 && pt.TrackersMean <= pt.ModelTrackersMax+0.5
 			}
 			pt.ModelMeasured = pt.Model
 			if d == Overlay && pt.TrackersMean > 0 {
@@ -659,7 +770,7 @@ func ReanalyzeLoad(jsonPath string, o LoadOptions) (*LoadReport, error) {
 			continue
 		}
 		fresh := &LoadRun{Design: lr.Design, Peers: lr.Peers, Seed: lr.Seed, Dir: lr.Dir, Lambda: lr.Lambda,
-			Outcomes: map[string]int{}, RhoMean: lr.RhoMean, RhoMax: lr.RhoMax, RhoSamples: lr.RhoSamples, ElapsedS: lr.ElapsedS}
+			Outcomes: map[string]int{}, RhoMean: lr.RhoMean, RhoMax: lr.RhoMax, RhoSamples: lr.RhoSamples, ElapsedS: lr.ElapsedS, PlanKey: lr.PlanKey}
 		if err := analyzeLoad(fresh, filepath.Join(lr.Dir, "out", "events.jsonl"), pl, lr.Peers, lr.Design, pl.Duration-pl.Measure); err != nil {
 			return nil, fmt.Errorf("%s: %w", lr.Dir, err)
 		}

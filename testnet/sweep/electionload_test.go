@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,16 @@ func TestLoadPlanModel(t *testing.T) {
 	}
 	if !(pl.ModelTrackers(last) > pl.ModelTrackers(first)) {
 		t.Fatalf("S(N) does not grow: %v → %v", pl.ModelTrackers(first), pl.ModelTrackers(last))
+	}
+	// The election's band at N = 40 (λ' = 1.5·(40 − S), μ = 16): promote
+	// at ρ ≥ 0.8 (S = 4: 0.84), demote at ρ ≤ 0.3 (S = 10: 0.28).
+	if lo, hi := pl.ModelTrackers(40), pl.ModelTrackersMax(40); lo != 5 || hi != 9 {
+		t.Fatalf("N=40: band [%v, %v], want [5, 9]", lo, hi)
+	}
+	for s := pl.ModelTrackers(40); s <= pl.ModelTrackersMax(40); s++ {
+		if pl.overlaySurplus(40, s) || pl.overlayRho(40, s) >= 0.8 {
+			t.Fatalf("N=40, S=%v inside the band but the election would act", s)
+		}
 	}
 	bad := pl
 	bad.Peers = []int{2}
@@ -81,5 +92,33 @@ func TestLoadOutputs(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "load.md"))
 	if !strings.Contains(string(md), "falls below 0.99: **true**") || !strings.Contains(string(md), "stays ≥ 0.999 at every N: **true**") {
 		t.Fatalf("claim line missing:\n%s", md)
+	}
+}
+
+// --reuse reads a stored run of the same plan and does not run it again; a
+// run stored by another plan is not reused, and with --peers leaving its N
+// out it is reported missing rather than run.
+func TestLoadReuse(t *testing.T) {
+	pl := DefaultLoadPlan()
+	work := t.TempDir()
+	dir := loadRunDir(work, 24, 1, Server)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stored := &LoadRun{Design: Server, Peers: 24, Seed: 1, Dir: dir, Held: 10, HeldSucceeded: 9, PlanKey: pl.key()}
+	b, _ := json.Marshal(stored)
+	if err := os.WriteFile(filepath.Join(dir, ResultFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := LoadOptions{Plan: pl, Work: work, Reuse: true, Only: []int{40}}
+	lr, err := reuseOrRunLoad(t.Context(), o, 24, 1, Server)
+	if err != nil || lr.Held != 10 || lr.HeldSucceeded != 9 {
+		t.Fatalf("stored run not reused: %+v, %v", lr, err)
+	}
+	other := pl
+	other.Mu = 20
+	o.Plan = other
+	if lr, err := reuseOrRunLoad(t.Context(), o, 24, 1, Server); err == nil || lr.Held != 0 {
+		t.Fatalf("a run of another plan was reused: %+v", lr)
 	}
 }

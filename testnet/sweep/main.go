@@ -46,6 +46,7 @@ Flags:
 	tol := fs.Float64("tolerance", -1, "±X of the model check (default: the plan's)")
 	reuse := fs.Bool("reuse", false, "reuse runs whose result.json exists in --work")
 	fromJSON := fs.String("from-json", "", "re-analyse the runs stored in a sweep.json (no runs): models, figures, markdown")
+	peers := fs.String("peers", "", "election-load: comma-separated N values (default: the plan's); with --reuse, runs of other N already in --work are kept")
 	rerunDir := fs.String("reruns", "", "with --from-json: a sweep work directory whose runs repeat points of the stored sweep (same parameters and seeds), reported beside the gaps they check")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -67,7 +68,8 @@ Flags:
 		return 0
 	}
 	if *planName == "election-load" {
-		return mainLoad(args, *out, *md, *work, *bin, *helperBin, *ot, *seeds, stdout, stderr)
+		return mainLoad(args, loadFlags{out: *out, md: *md, work: *work, bin: *bin, helper: *helperBin, ot: *ot,
+			seeds: *seeds, designs: *designs, peers: *peers, reuse: *reuse}, stdout, stderr)
 	}
 	var pl Plan
 	switch *planName {
@@ -167,18 +169,49 @@ Flags:
 	return 0
 }
 
+// loadFlags are the flags mainLoad uses.
+type loadFlags struct {
+	out, md, work, bin, helper, ot string
+	seeds, designs, peers          string
+	reuse                          bool
+}
+
 // mainLoad runs the election load sweep (--plan election-load).
-func mainLoad(args []string, out, md, work, bin, helperBin, ot, seeds string, stdout, stderr io.Writer) int {
+func mainLoad(args []string, f loadFlags, stdout, stderr io.Writer) int {
 	pl := DefaultLoadPlan()
-	if seeds != "" {
+	out, md, work, bin, helperBin, ot := f.out, f.md, f.work, f.bin, f.helper, f.ot
+	if f.seeds != "" {
 		pl.Seeds = nil
-		for _, f := range strings.Split(seeds, ",") {
-			v, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		for _, s := range strings.Split(f.seeds, ",") {
+			v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 			if err != nil {
 				fmt.Fprintf(stderr, "sweep: --seeds: %v\n", err)
 				return 2
 			}
 			pl.Seeds = append(pl.Seeds, v)
+		}
+	}
+	if f.designs != "" {
+		ds, err := ParseDesigns(f.designs)
+		if err != nil {
+			fmt.Fprintln(stderr, "sweep:", err)
+			return 2
+		}
+		pl.Designs = ds
+	}
+	var only []int
+	if f.peers != "" {
+		for _, s := range strings.Split(f.peers, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				fmt.Fprintf(stderr, "sweep: --peers: %v\n", err)
+				return 2
+			}
+			only = append(only, v)
+		}
+		if !f.reuse {
+			pl.Peers = only
+			only = nil
 		}
 	}
 	if md == "docs/results.md" {
@@ -200,7 +233,7 @@ func mainLoad(args []string, out, md, work, bin, helperBin, ot, seeds string, st
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := RunLoad(ctx, LoadOptions{Plan: pl, Binary: bin, Helper: h, Opentracker: ot, Work: work,
-		Figures: out, Markdown: md, Log: stderr, Command: "sweep " + strings.Join(args, " ")})
+		Figures: out, Markdown: md, Log: stderr, Command: "sweep " + strings.Join(args, " "), Reuse: f.reuse, Only: only})
 	if rep != nil {
 		for _, pt := range rep.Points {
 			fmt.Fprintf(stdout, "N=%-3d %-8s success %.4f [%.4f, %.4f]  model %.4f (measured S: %.4f)  trackers %.2f (model %.0f)  ρ %.2f (model %.2f)\n",
