@@ -1,14 +1,12 @@
 package supernode
 
 import (
-	"bytes"
 	"context"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
 )
 
@@ -173,25 +171,22 @@ func newMerge(n *Node, key []byte, limit int) *merge {
 func (m *merge) add(hs []*pb.Holder, now time.Time) {
 	var leaves []peer.ID
 	for _, h := range hs {
-		a, err := m.n.openAnnouncement(h.GetAnnouncement(), now)
-		if err != nil || a.Withdraw {
+		// The holder's signature (cached), CID, proof, expiry; withdrawals
+		// are refused.
+		v, err := m.n.verified.OpenHolder(h, m.key, now)
+		if err != nil {
 			continue
 		}
-		c, err := m.n.cfg.Limits.CIDFromBytes(h.GetCid())
-		if err != nil || !bytes.Equal(c.Hash(), m.key) ||
-			protocol.VerifyCIDProof(a.Root, a.Count, int(h.GetIndex()), c, h.GetProof()) != nil {
-			continue
-		}
-		leaves = append(leaves, a.Peer)
-		if i, ok := m.by[a.Peer]; ok {
-			if a.Seq > m.seq[i] {
-				m.best[i], m.seq[i] = h, a.Seq
+		leaves = append(leaves, v.ID)
+		if i, ok := m.by[v.ID]; ok {
+			if v.Seq > m.seq[i] {
+				m.best[i], m.seq[i] = h, v.Seq
 			}
 			continue
 		}
-		m.by[a.Peer] = len(m.best)
+		m.by[v.ID] = len(m.best)
 		m.best = append(m.best, h)
-		m.seq = append(m.seq, a.Seq)
+		m.seq = append(m.seq, v.Seq)
 	}
 	if len(leaves) > 0 {
 		m.sources = append(m.sources, leaves)
