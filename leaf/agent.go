@@ -254,25 +254,26 @@ func (a *Agent) run() {
 	}
 }
 
-// settledMaintainIntervals: heartbeat intervals between maintenance rounds
-// while nothing is missing (a primary, or a local supernode, and every
-// backup attached). Whatever changes that (a lost primary or backup, a
-// failed announce) pokes the loop at once, so the slower pace only spaces
-// the periodic chores (discovery every DiscoveryInterval, refreshes every
-// third of the TTL, relay renewals in minutes) and an idle leaf wakes less.
-const settledMaintainIntervals = 5
-
 // maintainEvery is the wait before the next maintenance round: one
-// heartbeat interval while a primary or a backup is missing, else
-// settledMaintainIntervals of them.
+// heartbeat interval while a primary or a backup is missing; once settled,
+// one discovery interval (the most frequent periodic chore: refreshes come
+// every third of the TTL, rebalancing and relay renewals in minutes), but
+// never less often than every settledMaintainIntervals heartbeats. Whatever
+// unsettles the agent (a lost primary or backup, a failed announce, new
+// relay addresses) pokes the loop at once, so the slower pace only spaces
+// the periodic chores and an idle leaf wakes less.
 func (a *Agent) maintainEvery() time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.local != nil || (a.primary != nil && len(a.backups) >= a.cfg.Backups) {
-		return settledMaintainIntervals * a.cfg.HeartbeatInterval
+		return max(settledMaintainIntervals*a.cfg.HeartbeatInterval, a.cfg.DiscoveryInterval)
 	}
 	return a.cfg.HeartbeatInterval
 }
+
+// settledMaintainIntervals: the least pace of maintenance once settled, in
+// heartbeat intervals (when the discovery interval is shorter).
+const settledMaintainIntervals = 5
 
 // newRouteLocked marks the announced set for a refresh through a new
 // primary (or local supernode); an empty set has nothing to refresh.
@@ -359,7 +360,12 @@ func (a *Agent) maintain() {
 		a.poke()
 	}
 	a.mu.Lock()
+	// Stamped here, not when the ask goes out: the next round comes one
+	// DiscoveryInterval after this one, and must find it due.
 	discover := a.clock.Since(a.lastDiscov) >= a.cfg.DiscoveryInterval
+	if discover {
+		a.lastDiscov = a.clock.Now()
+	}
 	a.mu.Unlock()
 	if discover {
 		a.background("discover", a.discover)

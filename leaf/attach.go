@@ -473,7 +473,6 @@ func (a *Agent) measure(info peer.AddrInfo) *session {
 func (a *Agent) discover() {
 	a.mu.Lock()
 	p := a.primary
-	a.lastDiscov = a.clock.Now()
 	a.mu.Unlock()
 	if p != nil {
 		a.discoverFrom(p)

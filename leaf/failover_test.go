@@ -3,6 +3,7 @@ package leaf
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -282,4 +283,31 @@ func checkFailsFast(t *testing.T, w *world, a *Agent, tried []peer.AddrInfo) {
 		t.Fatalf("announced set %v, want the CID kept for when a supernode attaches", objs)
 	}
 	t.Logf("failed after %s (simulated): %v", took.Round(time.Millisecond), err)
+}
+
+// An idle leaf with its primary and backups settled runs its maintenance
+// once per discovery interval (its most frequent chore), not every few
+// heartbeats: in 5 minutes, 10 asks for supernodes at 30 s, ±1. A lost
+// backup still pokes the loop at once.
+func TestSettledLeafMaintainsPerDiscoveryInterval(t *testing.T) {
+	w := newWorld(t, 4, 1000)
+	cfg := w.config(w.sns...)
+	cfg.DiscoveryInterval = 30 * time.Second
+	a := w.start(cfg)
+	w.attached(2)
+	asks := func() int { return w.othersThan(nil, func(f *fakeSN) int { return f.received("supernodes") }) }
+	if got := a.maintainEvery(); got != cfg.DiscoveryInterval {
+		t.Fatalf("settled: maintenance every %v, want the discovery interval %v", got, cfg.DiscoveryInterval)
+	}
+	before := asks()
+	w.advance(5*time.Minute, 250*time.Millisecond)
+	if got := asks() - before; got < 9 || got > 11 {
+		t.Fatalf("%d asks for supernodes in 5 min of idle; want 10 (every 30 s)", got)
+	}
+	backup := w.byID(a.Supernodes()[1].ID) // primary first, then the backups
+	backup.setFrozen(true)
+	w.advanceUntil("a new backup", 10*time.Second, 100*time.Millisecond, func() bool {
+		sns := a.Supernodes()
+		return len(sns) == 3 && !slices.ContainsFunc(sns, func(ai peer.AddrInfo) bool { return ai.ID == backup.h.ID() })
+	})
 }
