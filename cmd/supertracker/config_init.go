@@ -17,6 +17,9 @@ var configFirst = []string{"listen", "data", "api", "supernode", "bootstrap"}
 
 func roleFlags(role string) (*cmdFlags, error) {
 	for _, r := range []node.Role{node.RoleSupernode, node.RoleLeaf, node.RoleElected} {
+		if string(r) == role && r != node.RoleLeaf && !servingBuild {
+			return nil, fmt.Errorf("--role %s: %w", role, node.ErrLeafOnly)
+		}
 		if string(r) == role {
 			fs, _ := daemonFlags(r, io.Discard)
 			return fs, nil
@@ -48,7 +51,11 @@ SUPERTRACKER_CONFIG=PATH).
 	fs := flag.NewFlagSet("config "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs.Output()) }
-	role := fs.String("role", "supernode", "the command the file is for: supernode, leaf or node")
+	defRole := "supernode"
+	if !servingBuild {
+		defRole = "leaf"
+	}
+	role := fs.String("role", defRole, "the command the file is for: supernode, leaf or node")
 	force := fs.Bool("force", false, "init: overwrite PATH if it exists")
 	if code, done := parseFlags(fs, args[1:], 1); done {
 		return code

@@ -24,9 +24,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"supernode", "run a supernode: a kad-dht server that serves leaves", runRole(node.RoleSupernode)},
+		{"supernode", "run a supernode: a kad-dht server that serves leaves", servingRun(node.RoleSupernode)},
 		{"leaf", "run a leaf agent attached to supernodes, with a local HTTP API", runRole(node.RoleLeaf)},
-		{"node", "run a node that elects its own role (leaf ⇄ supernode) from measurements", runRole(node.RoleElected)},
+		{"node", "run a node that elects its own role (leaf ⇄ supernode) from measurements", servingRun(node.RoleElected)},
 		{"announce", "announce CIDs through a leaf's API", runAnnounce},
 		{"withdraw", "withdraw CIDs through a leaf's API", runWithdraw},
 		{"lookup", "find the holders of a CID through a node's API", runLookup},

@@ -96,12 +96,14 @@ func serve(sig *shutdownSignal, cfg node.Config) error {
 	return n.Close()
 }
 
-// daemonProcs doubles the Go processors unless GOMAXPROCS is set: batch
-// verification, compactions and the GC can hold every P, and a leaf's lookup
-// then waits up to a 10 ms preemption for one (flood p95: 13.7× → 3.9× the
-// baseline, docs/security.md).
-func daemonProcs() {
-	if os.Getenv("GOMAXPROCS") == "" {
+// daemonProcs doubles the Go processors of a role that can serve unless
+// GOMAXPROCS is set: a supernode's batch verification, compactions and the
+// GC can hold every P, and a leaf's lookup then waits up to a 10 ms
+// preemption for one (flood p95: 13.7× → 3.9× the baseline,
+// docs/security.md). A leaf keeps Go's default: it has no such work, and
+// every extra P is another to wake and park when it is idle.
+func daemonProcs(role node.Role) {
+	if role != node.RoleLeaf && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
 	}
 }

@@ -10,9 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/supertracker/supertracker/election/runner"
 	"github.com/supertracker/supertracker/leaf"
-	"github.com/supertracker/supertracker/supernode"
 )
 
 // Role is what a node process runs as.
@@ -30,6 +28,10 @@ const (
 
 // ErrInvalidConfig is wrapped by every error of Config.Validate.
 var ErrInvalidConfig = errors.New("node: invalid config")
+
+// ErrLeafOnly: the leaf-only build (-tags leafonly, bin/supertracker-leaf)
+// was asked for a role that can serve.
+var ErrLeafOnly = errors.New("this binary runs leaves only (built with -tags leafonly): run supertracker for a supernode or a node")
 
 // Config is a node process: its role's library config plus what the
 // process around it needs (data dir, listen addresses, API).
@@ -53,10 +55,12 @@ type Config struct {
 	// BT: the BitTorrent bridge of a leaf or an elected node.
 	BT BTConfig
 	// The role's configuration: Leaf for RoleLeaf, Supernode for
-	// RoleSupernode, Election for RoleElected.
+	// RoleSupernode, Election for RoleElected. SupernodeConfig and
+	// ElectionConfig are supernode.Config and runner.Config, except in the
+	// leaf-only build (-tags leafonly), which links no supernode code.
 	Leaf      leaf.Config
-	Supernode supernode.Config
-	Election  runner.Config
+	Supernode SupernodeConfig
+	Election  ElectionConfig
 	// HandoverTimeout bounds the hand-over of leaves at Close (0: the
 	// session timeout plus one heartbeat).
 	HandoverTimeout time.Duration
@@ -77,14 +81,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// roleSupernode is the supernode configuration of a role that can serve.
-func (c *Config) roleSupernode() *supernode.Config {
-	if c.Role == RoleElected {
-		return &c.Election.Supernode
-	}
-	return &c.Supernode
-}
-
 // Validate checks the process settings and the role's config; it does not
 // change c.
 func (c *Config) Validate() error {
@@ -100,10 +96,8 @@ func (c *Config) Validate() error {
 	switch c.Role {
 	case RoleLeaf:
 		return c.Leaf.Validate()
-	case RoleSupernode:
-		return c.Supernode.Validate()
-	case RoleElected:
-		return c.Election.Validate()
+	case RoleSupernode, RoleElected:
+		return c.validateServing()
 	}
 	return bad("Role %q: want leaf, supernode or node", c.Role)
 }

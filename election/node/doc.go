@@ -18,6 +18,12 @@
 //     over (supernode.Node.Drain, the same hand-over the election's
 //     demotion runs), then everything stops in order.
 //
+// The roles that can serve live in serving.go. The leaf-only build (go
+// build -tags leafonly: make build's bin/supertracker-leaf, the desktop
+// agent) leaves them out, and with them the DHT, the datastore and the
+// supernode code; Start then refuses RoleSupernode and RoleElected
+// (ErrLeafOnly).
+//
 // The caller's loop:
 //
 //	n, err := node.Start(ctx, node.Config{Role: node.RoleSupernode, DataDir: dir,

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
@@ -17,11 +16,7 @@ var _ httpapi.PeerFinder = (*instrumented)(nil)
 // from the addresses its host knows (its supernodes, holders it looked up).
 func (b *instrumented) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
 	if sn := b.v.supernode(); sn != nil {
-		ai, err := sn.DHT().FindPeer(ctx, id)
-		if err != nil {
-			return peer.AddrInfo{}, fmt.Errorf("%w: %w", routing.ErrNotFound, err)
-		}
-		return ai, nil
+		return sn.findPeer(ctx, id)
 	}
 	if a := b.v.agent(); a != nil {
 		if addrs := a.Host().Peerstore().Addrs(id); len(addrs) > 0 {

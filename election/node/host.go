@@ -8,15 +8,12 @@ import (
 	"syscall"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
-	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	libp2pwebrtc "github.com/libp2p/go-libp2p/p2p/transport/webrtc"
-	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
-	webtransport "github.com/libp2p/go-libp2p/p2p/transport/webtransport"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
@@ -31,43 +28,12 @@ import (
 // busy one with a plain bind first (see tcpInUse).
 var tcpTransport = libp2p.Transport(tcp.NewTCPTransport)
 
-// newHost starts the libp2p host of a supernode or a node (which may become
-// one): every default transport (TCP without port reuse), and resource
-// limits sized for a supernode serving many leaves.
-func newHost(key crypto.PrivKey, listen []ma.Multiaddr, extra ...libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
-	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
-	scaled := limits.AutoScale()
-	partial := rcmgr.PartialLimitConfig{
-		System:    rcmgr.ResourceLimits{ConnsInbound: 2048, Conns: 4096, StreamsInbound: 16384, Streams: 32768},
-		Transient: rcmgr.ResourceLimits{ConnsInbound: 512, Conns: 1024},
-	}
-	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(partial.Build(scaled)))
-	if err != nil {
-		return nil, nil, err
-	}
-	bw := metrics.NewBandwidthCounter()
-	opts := append([]libp2p.Option{libp2p.Identity(key), libp2p.UserAgent(AgentVersion()), libp2p.ResourceManager(mgr), libp2p.BandwidthReporter(bw),
-		tcpTransport, libp2p.Transport(quic.NewTransport), libp2p.Transport(ws.New),
-		libp2p.Transport(webtransport.New), libp2p.Transport(libp2pwebrtc.New),
-		// Hole punching (DCUtR) upgrades a connection relayed by a
-		// supernode for a leaf behind a NAT to a direct one where the
-		// NATs allow.
-		libp2p.EnableHolePunching()}, extra...)
-	h, err := startHost(opts, listen)
-	if err != nil {
-		mgr.Close()
-		return nil, nil, err
-	}
-	return h, bw, nil
-}
-
 // leafHostOptions are the libp2p options of a `supertracker leaf` process,
 // which runs no DHT and serves nobody but its own API: TCP (without port
 // reuse) and QUIC only, libp2p's default resource limits, no libp2p
 // Prometheus metrics (nobody scrapes libp2p's registry; the node's /metrics
 // has its own), no relay or AutoNAT service (libp2p runs neither unless
-// asked). The relay client (circuit transport) stays on for relay
+// asked), no connection manager. The relay client (circuit transport) stays on for relay
 // reservations behind a NAT (leaf/relay.go), with hole punching (DCUtR).
 func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 	return []libp2p.Option{
@@ -78,6 +44,10 @@ func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 		libp2p.BandwidthReporter(bw),
 		libp2p.DisableMetrics(),
 		libp2p.EnableHolePunching(),
+		// A leaf holds a few connections (its supernodes, the holders it
+		// dials): nothing to trim, and libp2p's default manager wakes
+		// the process every 10 s to look.
+		libp2p.ConnectionManager(&connmgr.NullConnMgr{}),
 	}
 }
 

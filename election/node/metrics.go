@@ -23,7 +23,6 @@ import (
 
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol/httpapi"
-	"github.com/supertracker/supertracker/supernode"
 )
 
 // Metric names (all prefixed supertracker_).
@@ -42,8 +41,8 @@ const (
 // it, read at request time so a node's role changes show at once.
 type opsView struct {
 	backend   httpapi.Backend
-	supernode func() *supernode.Node // nil while not a supernode
-	agent     func() *leaf.Agent     // nil for a supernode process
+	supernode func() supernodeView // nil while not a supernode
+	agent     func() *leaf.Agent   // nil for a supernode process
 	started   time.Time
 	stopping  atomic.Bool // shutting down: /healthz answers 503
 	recent    *lookupRing
@@ -53,9 +52,17 @@ type opsView struct {
 	registry  *prometheus.Registry
 }
 
-func newOpsView(b httpapi.Backend, sn func() *supernode.Node, agent func() *leaf.Agent) *opsView {
+// supernodeView is what the status page, /metrics and FindPeer read from
+// a node's supernode service (serving.go).
+type supernodeView interface {
+	fillPage(d *statusPageData)
+	collect(ch chan<- prometheus.Metric)
+	findPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error)
+}
+
+func newOpsView(b httpapi.Backend, sn func() supernodeView, agent func() *leaf.Agent) *opsView {
 	if sn == nil {
-		sn = func() *supernode.Node { return nil }
+		sn = func() supernodeView { return nil }
 	}
 	if agent == nil {
 		agent = func() *leaf.Agent { return nil }
@@ -317,7 +324,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		descScore, descEligible, descRoleChanges, descCritOK, descCritKnown, descDemandRho} {
 		ch <- d
 	}
-	supernode.Collector{}.Describe(ch)
+	describeServing(ch)
 	leaf.Collector{}.Describe(ch)
 	for _, u := range criterionUnits {
 		ch <- u.value
@@ -357,7 +364,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRole, b2f(st.Role == httpapi.RoleLeaf), httpapi.RoleLeaf)
 	gauge(descRole, b2f(st.Role == httpapi.RoleSupernode), httpapi.RoleSupernode)
 	if sn := v.supernode(); sn != nil && st.Role == httpapi.RoleSupernode {
-		supernode.Collector{Current: func() *supernode.Node { return sn }}.Collect(ch)
+		sn.collect(ch)
 	}
 	if a := v.agent(); a != nil {
 		leaf.Collector{Agent: a}.Collect(ch)

@@ -7,24 +7,14 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/supertracker/supertracker/election"
-	"github.com/supertracker/supertracker/election/probe"
-	"github.com/supertracker/supertracker/election/runner"
 	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 	"github.com/supertracker/supertracker/protocol/identity"
-	"github.com/supertracker/supertracker/supernode"
-	"github.com/supertracker/supertracker/supernode/persist"
 )
-
-// rememberInterval: how often a supernode writes the supernodes it knows
-// to its peerstore, so that a crash leaves a recent list too.
-const rememberInterval = time.Minute
 
 // Node is a running node process: a libp2p host on its data dir's
 // identity, the role (leaf agent, supernode or elected runner), the durable
@@ -35,11 +25,9 @@ type Node struct {
 	log     *slog.Logger
 	host    host.Host
 	view    *opsView
-	agent   *leaf.Agent     // RoleLeaf
-	sn      *supernode.Node // RoleSupernode
-	runner  *runner.Runner  // RoleElected
-	durable *persist.Durable
-	apiAddr string // where the API listens
+	agent   *leaf.Agent // RoleLeaf
+	serving             // RoleSupernode, RoleElected (serving.go; empty in the leaf-only build)
+	apiAddr string      // where the API listens
 
 	closers []func() // run in reverse order by Close
 }
@@ -53,7 +41,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cfg.Leaf.Logger, cfg.Supernode.Logger, cfg.Election.Logger = cfg.Logger, cfg.Logger, cfg.Logger
+	cfg.Leaf.Logger = cfg.Logger
+	cfg.setServingLogger()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -76,26 +65,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Role == RoleLeaf {
 		n.host, bw, err = newLeafHost(key, cfg.Listen)
 	} else {
-		self, perr := peer.IDFromPrivateKey(key)
-		if perr != nil {
-			return nil, perr
-		}
-		// The datastore outlives role changes: opened here, handed to
-		// every supernode service a promotion starts, closed last.
-		snCfg := n.cfg.roleSupernode()
-		if n.durable, err = persist.Open(cfg.DataDir, self, snCfg.RecordTTL, n.log); err != nil {
-			return nil, err
-		}
-		n.defer_(func() { n.durable.Store.Close() })
-		snCfg.Datastore = n.durable.Store
-		snCfg.BootstrapPeers = persist.MergePeers(snCfg.BootstrapPeers, n.durable.Known)
-		extra := []libp2p.Option{libp2p.Peerstore(n.durable.Peerstore)}
-		if cfg.Firewalled {
-			extra = append(extra, libp2p.ConnectionGater(inboundRefused{}))
-		}
-		if n.host, bw, err = newHost(key, cfg.Listen, extra...); err != nil {
-			n.durable.Peerstore.Close()
-		}
+		n.host, bw, err = n.startServingHost(key)
 	}
 	if err != nil {
 		return nil, err
@@ -110,7 +80,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			fmt.Fprintf(cfg.Stdout, "%s/p2p/%s\n", a, n.host.ID())
 		}
 	}
-	n.view = newOpsView(backend, n.Supernode, n.Agent)
+	n.view = newOpsView(backend, n.supernodeView, n.Agent)
 	if cfg.API != "" {
 		guard, err := GuardFor(cfg.API, cfg.DataDir, cfg.APIToken, cfg.APIAllowHosts, n.log)
 		if err != nil {
@@ -144,62 +114,26 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, errors.New("--bt-listen needs a leaf or a node")
 	}
 	if cfg.Role != RoleLeaf {
-		n.defer_(persist.StartRemembering(n.host, n.Supernode, rememberInterval))
+		n.defer_(n.startRemembering())
 	}
 	n.log.Info(string(cfg.Role)+" running", "peer", n.host.ID(), "role", n.Role().String())
 	return n, nil
 }
 
-// startRole starts the leaf agent, the supernode or the runner on the host.
+// startRole starts the leaf agent, or the supernode or the runner
+// (serving.go), on the host.
 func (n *Node) startRole(bw metrics.Reporter) (httpapi.Backend, error) {
 	started := time.Now()
-	switch n.cfg.Role {
-	case RoleLeaf:
-		agent, err := leaf.New(n.host, n.cfg.Leaf)
-		if err != nil {
-			return nil, err
-		}
-		n.agent = agent
-		n.defer_(func() { agent.Close() }) // detaches from every supernode
-		return &leaf.APIBackend{Agent: agent, Started: started, Bandwidth: bw}, nil
-	case RoleSupernode:
-		c := n.cfg.Supernode
-		sn, err := supernode.New(n.host, c)
-		if err != nil {
-			return nil, err
-		}
-		n.sn = sn
-		n.defer_(func() {
-			if err := sn.Close(); err != nil {
-				n.log.Warn("closing the supernode", "err", err)
-			}
-		})
-		// Dial-back and bandwidth probes for the leaves (a leaf behind a
-		// NAT learns from the dial-back that it needs relay slots).
-		probes := probe.NewServer(n.host, c.Limits, probe.Answers{})
-		n.defer_(probes.Close)
-		return &supernode.APIBackend{Node: sn, Started: started, Bandwidth: bw}, nil
+	if n.cfg.Role != RoleLeaf {
+		return n.startServing(started, bw)
 	}
-	nodeHost := n.host
-	if n.cfg.WrapHost != nil {
-		h, stop, err := n.cfg.WrapHost(n.host)
-		if err != nil {
-			return nil, err
-		}
-		n.defer_(stop)
-		nodeHost = h
-	}
-	r, err := runner.New(nodeHost, n.cfg.Election)
+	agent, err := leaf.New(n.host, n.cfg.Leaf)
 	if err != nil {
 		return nil, err
 	}
-	n.runner = r
-	n.defer_(func() {
-		if err := r.Close(); err != nil { // detaches the agent, saves the uptime history
-			n.log.Warn("closing the node", "err", err)
-		}
-	})
-	return r.API(started, bw), nil
+	n.agent = agent
+	n.defer_(func() { agent.Close() }) // detaches from every supernode
+	return &leaf.APIBackend{Agent: agent, Started: started, Bandwidth: bw}, nil
 }
 
 // defer_ registers f to run at Close, before everything registered earlier.
@@ -218,17 +152,7 @@ func (n *Node) closeAll() {
 // the host and the datastore stop, and the data dir is unlocked.
 func (n *Node) Close() error {
 	n.view.stopping.Store(true)
-	if sn := n.Supernode(); sn != nil {
-		timeout := n.cfg.HandoverTimeout
-		if timeout == 0 {
-			c := n.cfg.roleSupernode()
-			timeout = c.SessionTimeout + c.HeartbeatInterval
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		sn.Drain(ctx)
-		cancel()
-		persist.Remember(n.host, sn)
-	}
+	n.handOver()
 	n.closeAll()
 	n.log.Info(string(n.cfg.Role) + " stopped")
 	return nil
@@ -243,26 +167,15 @@ func (n *Node) Host() host.Host { return n.host }
 // Agent returns the leaf agent: a leaf's, or an elected node's (whatever
 // its role); nil for a supernode.
 func (n *Node) Agent() *leaf.Agent {
-	if n.runner != nil {
-		return n.runner.Agent()
+	if a := n.servingAgent(); a != nil {
+		return a
 	}
 	return n.agent
 }
 
-// Supernode returns the supernode service while the node is one, else nil.
-func (n *Node) Supernode() *supernode.Node {
-	if n.runner != nil {
-		return n.runner.Supernode()
-	}
-	return n.sn
-}
-
-// Runner returns an elected node's runner (nil for the other roles).
-func (n *Node) Runner() *runner.Runner { return n.runner }
-
 // Role returns the role the node serves now.
 func (n *Node) Role() election.Role {
-	if n.Supernode() != nil {
+	if n.supernodeView() != nil {
 		return election.RoleSupernode
 	}
 	return election.RoleLeaf

@@ -4,39 +4,17 @@ package node
 // no external asset) with what an operator wants to see at a glance.
 
 import (
-	"bytes"
 	"context"
-	_ "embed"
 	"fmt"
-	"html/template"
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/supertracker/supertracker/election"
 	"github.com/supertracker/supertracker/protocol/httpapi"
 )
-
-//go:embed statuspage.html
-var statusPageHTML string
-
-var statusPageTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
-	"for":   func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() },
-	"clock": func(t time.Time) string { return t.Local().Format("15:04:05") },
-	"ms": func(d time.Duration) string {
-		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
-	},
-	"f2": func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"short": func(s string) string {
-		if len(s) <= 20 {
-			return s
-		}
-		return s[:8] + "…" + s[len(s)-8:]
-	},
-}).Parse(statusPageHTML))
 
 type pageSupernode struct {
 	PeerID, Addr string
@@ -95,15 +73,11 @@ type statusPageData struct {
 
 func (v *opsView) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 	d := v.statusPage(r.Context())
-	var buf bytes.Buffer
-	if err := statusPageTmpl.Execute(&buf, d); err != nil {
-		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
+	body := renderStatusPage(d)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 func (v *opsView) statusPage(ctx context.Context) *statusPageData {
@@ -120,14 +94,7 @@ func (v *opsView) statusPage(ctx context.Context) *statusPageData {
 	}
 	d.Role, d.PeerID, d.Addrs, d.Objects = st.Role, st.PeerID, st.Addrs, st.Objects
 	if sn := v.supernode(); sn != nil && st.Role == httpapi.RoleSupernode {
-		s := sn.Stats()
-		d.Supernode = true
-		d.LeafCount, d.MaxLeaves, d.Records, d.RecordLeaves, d.RoutingTable = s.Leaves, s.MaxLeaves, s.Records, s.RecordLeaves, s.RoutingTable
-		d.Rho, d.ReqPerSec = s.Rho, s.Arrival
-		for _, p := range sn.Leaves() {
-			d.Leaves = append(d.Leaves, p.String())
-		}
-		sort.Strings(d.Leaves)
+		sn.fillPage(d)
 	}
 	if a := v.agent(); a != nil && st.Role == httpapi.RoleLeaf {
 		d.IsLeaf = true

@@ -23,7 +23,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "the short run (≤ 3 min): fewer samples, P5 up to 100k records")
 	smoke := fs.Bool("smoke", false, "a few seconds on tiny networks (checks the machinery; numbers mean nothing)")
-	bin := fs.String("binary", "bin/supertracker", "the overlay binary (P4's leaf process)")
+	bin := fs.String("binary", "bin/supertracker-leaf", "the leaf binary run as P4's leaf process (make build's leaf-only build; bin/supertracker works too)")
 	ot := fs.String("opentracker", "opentracker", "the opentracker binary (Debian package opentracker)")
 	out := fs.String("out", "bench-out", "output directory: bench.json, bench.md, bench.png")
 	docs := fs.String("docs", "", "also write this Markdown page (make bench: docs/performance.md, full runs only)")
@@ -31,7 +31,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	phases := fs.String("phases", "", "run only these phases, comma-separated: lookup (P1, P2, P4), growth (growth, P3), store (P5); default all")
 	ns := fs.String("n", "", "lookup phase network sizes, comma-separated (default: the mode's, 50,100)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bench [--quick|--smoke] [--phases lookup,growth,store] [--n 50,100] [--binary bin/supertracker] [--out bench-out] [--docs docs/performance.md]")
+		fmt.Fprintln(stderr, "usage: bench [--quick|--smoke] [--phases lookup,growth,store] [--n 50,100] [--binary bin/supertracker-leaf] [--out bench-out] [--docs docs/performance.md]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

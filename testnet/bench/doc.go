@@ -29,8 +29,9 @@
 //     against opentracker HTTP announces per second from W workers.
 //   - P4: idle CPU (ms per s, /proc/PID/stat utime+stime, and at ns
 //     resolution from /proc/PID/task/*/schedstat) and RSS
-//     (/proc/PID/status VmRSS) of a leaf process (bin/supertracker leaf)
-//     against one flat kad-dht server process, same N.
+//     (/proc/PID/status VmRSS) of a leaf process (bin/supertracker-leaf
+//     leaf, the leaf-only build) against one flat kad-dht server process,
+//     same N.
 //   - P5: bytes per stored record on one supernode: Go heap (after GC) and
 //     on disk (its leveldb datastore, compacted), at 10k, 100k and 1M
 //     records, against stock kad-dht's provider store on the same

@@ -311,7 +311,7 @@ func (o *overlayNet) supernodeAddrs(idx []int) []string {
 }
 
 // leafProcessArgs is the command line of a leaf process attached to the
-// given supernodes (the daemon: bin/supertracker leaf …).
+// given supernodes (the daemon: bin/supertracker-leaf leaf …).
 func leafProcessArgs(dataDir, api string, supernodeAddrs []string) []string {
 	sns := ""
 	for i, a := range supernodeAddrs {

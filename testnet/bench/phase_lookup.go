@@ -338,7 +338,7 @@ func (b *run) p4Round(ctx context.Context, ln *lookupNet) {
 	b.rows.add(s, float64(ou.rss)/(1<<20), float64(fu.rss)/(1<<20), 0, 0)
 }
 
-// startLeafProcess starts bin/supertracker leaf attached to four
+// startLeafProcess starts the leaf binary (bin/supertracker-leaf) attached to four
 // supernodes and waits until it has a primary and backups.
 func (b *run) startLeafProcess(ctx context.Context, dir string, o *overlayNet) (*child, error) {
 	pdir := filepath.Join(dir, "leafproc")
