@@ -75,6 +75,7 @@ type Agent struct {
 	refreshNow  bool
 	retryAt     time.Time // after a failed announce or refresh, retry from then
 	lastDiscov  time.Time
+	epoch       time.Time // the origin of the agent's wake-up grid (nextTick)
 	lastSeq     uint64
 	failovers   int
 	closed      bool
@@ -120,6 +121,7 @@ func New(h host.Host, cfg Config) (*Agent, error) {
 		ttl:         45 * time.Minute,
 		running:     make(map[string]bool),
 	}
+	a.epoch = a.clock.Now()
 	for _, p := range cfg.Supernodes {
 		if p.ID != h.ID() {
 			a.known[p.ID] = p
@@ -244,7 +246,7 @@ func (a *Agent) run() {
 	defer t.Stop()
 	for {
 		a.maintain()
-		t.Reset(a.maintainEvery())
+		t.Reset(a.nextTick(a.maintainEvery()))
 		select {
 		case <-a.ctx.Done():
 			return
@@ -269,6 +271,27 @@ func (a *Agent) maintainEvery() time.Duration {
 		return max(settledMaintainIntervals*a.cfg.HeartbeatInterval, a.cfg.DiscoveryInterval)
 	}
 	return a.cfg.HeartbeatInterval
+}
+
+// nextTick is the wait until the agent's next multiple of period counted
+// from its start (epoch). Heartbeats and maintenance all wait for ticks of
+// this one grid, so an idle agent's periodic work coincides: the
+// backups' beats (every 3 primary intervals) and the maintenance rounds
+// (every 30 s) fall on primary beats, and the process wakes once for all
+// of them instead of once each. Agents start at different times, so their
+// grids do not line up across leaves (no herd at a supernode).
+func (a *Agent) nextTick(period time.Duration) time.Duration {
+	if period <= 0 {
+		return 0
+	}
+	since := a.clock.Since(a.epoch)
+	wait := period - since%period
+	if wait < period/10 {
+		// A tick just missed (the work of this one ran long): the next,
+		// not one at once.
+		wait += period
+	}
+	return wait
 }
 
 // settledMaintainIntervals: the least pace of maintenance once settled, in

@@ -50,12 +50,13 @@ func (a *Agent) attach(s *session, primary bool) error {
 	return nil
 }
 
-// heartbeats beats s every interval it asked for, or at once when probed,
-// until the session ends. A heartbeat times out after one interval, so a
-// silent supernode is dropped within two.
+// heartbeats beats s every interval it asked for, on the agent's tick grid
+// (nextTick), or at once when probed, until the session ends. A heartbeat
+// times out after one interval, so a silent supernode is dropped within
+// two.
 func (a *Agent) heartbeats(s *session) {
 	defer a.wg.Done()
-	t := a.clock.Timer(a.beatInterval(s))
+	t := a.clock.Timer(a.nextTick(a.beatInterval(s)))
 	defer t.Stop()
 	for {
 		select {
@@ -77,7 +78,7 @@ func (a *Agent) heartbeats(s *session) {
 			}
 			a.cfg.Logger.Debug("heartbeat failed", "peer", s.info.ID, "err", err)
 		}
-		t.Reset(a.beatInterval(s))
+		t.Reset(a.nextTick(a.beatInterval(s)))
 	}
 }
 

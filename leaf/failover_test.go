@@ -311,3 +311,49 @@ func TestSettledLeafMaintainsPerDiscoveryInterval(t *testing.T) {
 		return len(sns) == 3 && !slices.ContainsFunc(sns, func(ai peer.AddrInfo) bool { return ai.ID == backup.h.ID() })
 	})
 }
+
+// An idle leaf's heartbeats share one tick grid: every backup beat comes
+// at the instant of a primary beat (the process wakes once for both), and
+// the pace of each is unchanged.
+func TestIdleHeartbeatsCoincide(t *testing.T) {
+	w := newWorld(t, 3, 1000)
+	a := w.start(w.config(w.sns...))
+	w.attached(2)
+	// Beat each backup off the grid (as a lost connection's probe does):
+	// its later beats return to the grid.
+	w.advance(1350*time.Millisecond, 50*time.Millisecond)
+	for _, ai := range a.Supernodes()[1:] {
+		a.sessionOf(ai.ID).probe()
+	}
+	w.advance(3*time.Second, 50*time.Millisecond) // past the attach-time and probe beats
+	from := w.clk.Now()
+	w.advance(30*time.Second, 50*time.Millisecond)
+	primary := w.byID(a.Primary())
+	at := map[time.Time]bool{}
+	for _, b := range primary.beatTimes() {
+		if b.After(from) {
+			at[b] = true
+		}
+	}
+	for _, f := range w.sns {
+		if f == primary {
+			continue
+		}
+		n := 0
+		for _, b := range f.beatTimes() {
+			if !b.After(from) {
+				continue
+			}
+			n++
+			if !at[b] {
+				t.Errorf("backup %s beat at +%v, when the primary did not", f.h.ID(), b.Sub(from))
+			}
+		}
+		if n < 9 || n > 11 {
+			t.Errorf("backup %s: %d beats in 30 s, want 10", f.h.ID(), n)
+		}
+	}
+	if len(at) < 29 || len(at) > 31 {
+		t.Errorf("primary: %d beats in 30 s, want 30", len(at))
+	}
+}

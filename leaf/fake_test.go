@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ type fakeSN struct {
 	batches  []*protocol.Batch
 	others   []peer.AddrInfo // listed in SupernodesResponse
 	seqs     []uint64        // sequence numbers of announcements received
+	beats    []time.Time     // when each heartbeat arrived (the fake clock)
 	stopped  chan struct{}
 }
 
@@ -89,6 +91,9 @@ func (f *fakeSN) serve(s network.Stream) {
 		kind := protocol.RequestKind(req)
 		f.mu.Lock()
 		f.got[kind]++
+		if kind == "heartbeat" {
+			f.beats = append(f.beats, f.clk.Now())
+		}
 		held := f.frozen || f.hold[kind]
 		f.mu.Unlock()
 		if held {
@@ -227,6 +232,13 @@ func (f *fakeSN) holdersOf(c cid.Cid) []*pb.Holder {
 		out = append(out, protocol.HolderToPB(env, c, 0, nil))
 	}
 	return out
+}
+
+// beatTimes returns when its heartbeats arrived.
+func (f *fakeSN) beatTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.beats)
 }
 
 func (f *fakeSN) setFrozen(v bool) {
