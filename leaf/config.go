@@ -97,18 +97,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// Preset returns the named configuration: "default" (DefaultConfig) or
-// "local" (LocalConfig).
-func Preset(name string) (Config, error) {
-	switch name {
-	case "default":
-		return DefaultConfig(), nil
-	case "local":
-		return LocalConfig(), nil
-	}
-	return Config{}, fmt.Errorf("%w: preset %q: want default or local", ErrInvalidConfig, name)
-}
-
 // LocalConfig is for testnets on one machine: new supernodes are found
 // within seconds.
 func LocalConfig() Config {

@@ -134,9 +134,12 @@ func (o *daemonOpts) config(stdout, stderr io.Writer) (cfg node.Config, err erro
 	if o.role != node.RoleLeaf {
 		return cfg, errors.Join(err, o.servingConfig(&cfg, known, boot))
 	}
-	lc, perr := leaf.Preset(*o.preset)
+	lc := leaf.DefaultConfig() // --preset was checked when parsed: default or local
+	if *o.preset == "local" {
+		lc = leaf.LocalConfig()
+	}
 	lc.Backups, lc.HeartbeatInterval, lc.HedgeFloor = *o.backups, *o.heartbeat, *o.hedgeFloor
 	lc.Supernodes, lc.DataDir, lc.Relay.Mode = known, *o.data, leaf.RelayMode(*o.relay)
 	cfg.Leaf = lc
-	return cfg, errors.Join(err, perr)
+	return cfg, err
 }

@@ -33,6 +33,9 @@ func (p *page) text(s string) { p.WriteString(html.EscapeString(s)) }
 func (p *page) int(n int)     { p.WriteString(strconv.Itoa(n)) }
 func (p *page) f2(x float64)  { p.WriteString(strconv.FormatFloat(x, 'f', 2, 64)) }
 
+// num writes a right-aligned number cell.
+func (p *page) num(v string) { p.raw(`<td class="num">`); p.text(v); p.raw("</td>") }
+
 // code writes <code>s</code>.
 func (p *page) code(s string) { p.raw("<code>"); p.text(s); p.raw("</code>") }
 
@@ -163,13 +166,11 @@ func (p *page) renderLeaf(d *statusPageData) {
 		p.text(shortID(s.PeerID))
 		p.raw("</code></td><td>")
 		p.code(s.Addr)
-		p.raw(`</td><td class="num">`)
-		p.text(s.RTT)
-		p.raw(`</td><td class="num">`)
-		p.text(fmt.Sprintf("%d / %d", s.Leaves, s.MaxLeaves))
-		p.raw(`</td><td class="num">`)
-		p.f2(s.Rho)
-		p.raw("</td></tr>\n")
+		p.raw("</td>")
+		p.num(s.RTT)
+		p.num(fmt.Sprintf("%d / %d", s.Leaves, s.MaxLeaves))
+		p.num(strconv.FormatFloat(s.Rho, 'f', 2, 64))
+		p.raw("</tr>\n")
 	}
 	if len(d.Supernodes) == 0 {
 		p.raw(`<tr><td colspan="6" class="muted">not attached to any supernode</td></tr>`)
@@ -208,15 +209,12 @@ func (p *page) renderTracker(t *pageTracker) {
 	for _, r := range t.Torrents {
 		p.raw(`<tr class="torrent"><td>`)
 		p.code(r.InfoHash)
-		p.raw(`</td><td class="num">`)
-		p.int(r.Seeders)
-		p.raw(`</td><td class="num">`)
-		p.int(r.Leechers)
-		p.raw(`</td><td class="num">`)
-		p.text(fmt.Sprintf("%d / %d", r.SwarmSeeders, r.SwarmLeechers))
-		p.raw(`</td><td class="num">`)
-		p.int(r.Downloaded)
-		p.raw("</td><td>")
+		p.raw("</td>")
+		p.num(strconv.Itoa(r.Seeders))
+		p.num(strconv.Itoa(r.Leechers))
+		p.num(fmt.Sprintf("%d / %d", r.SwarmSeeders, r.SwarmLeechers))
+		p.num(strconv.Itoa(r.Downloaded))
+		p.raw("<td>")
 		p.text(r.LastAnnounce)
 		if r.Announced {
 			p.raw("</td><td>yes</td></tr>\n")
@@ -266,9 +264,9 @@ func (p *page) renderElection(d *statusPageData) {
 			p.text(c.Name)
 			p.raw(`"><td>`)
 			p.text(c.Name)
-			p.raw(`</td><td class="num">`)
-			p.text(c.Value)
-			p.raw("</td><td>")
+			p.raw("</td>")
+			p.num(c.Value)
+			p.raw("<td>")
 			p.text(c.Op)
 			p.raw("</td><td>")
 			p.text(c.Threshold)
@@ -321,11 +319,10 @@ func (p *page) renderLookups(d *statusPageData) {
 		} else {
 			p.code(l.CID)
 		}
-		p.raw(`</td><td class="num">`)
-		p.int(l.Holders)
-		p.raw(`</td><td class="num">`)
-		p.text(fmt.Sprintf("%.1f ms", float64(l.Latency.Microseconds())/1000))
-		p.raw("</td><td>")
+		p.raw("</td>")
+		p.num(strconv.Itoa(l.Holders))
+		p.num(fmt.Sprintf("%.1f ms", float64(l.Latency.Microseconds())/1000))
+		p.raw("<td>")
 		p.text(l.Outcome)
 		if l.Error != "" {
 			p.raw(` <span class="muted">(`)
@@ -350,11 +347,11 @@ func (p *page) renderTraffic(rows []pageTraffic) {
 	for _, t := range rows {
 		p.raw("<tr><td>")
 		p.code(t.Kind)
+		p.raw("</td>")
 		for _, v := range []string{t.MsgsIn, t.MsgsOut, t.BytesIn, t.BytesOut} {
-			p.raw(`</td><td class="num">`)
-			p.text(v)
+			p.num(v)
 		}
-		p.raw("</td></tr>\n")
+		p.raw("</tr>\n")
 	}
 	if len(rows) == 0 {
 		p.raw(`<tr><td colspan="5" class="muted">none yet</td></tr>`)
