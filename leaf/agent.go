@@ -258,19 +258,31 @@ func (a *Agent) run() {
 
 // maintainEvery is the wait before the next maintenance round: one
 // heartbeat interval while a primary or a backup is missing; once settled,
-// one discovery interval (the most frequent periodic chore: refreshes come
-// every third of the TTL, rebalancing and relay renewals in minutes), but
-// never less often than every settledMaintainIntervals heartbeats. Whatever
-// unsettles the agent (a lost primary or backup, a failed announce, new
-// relay addresses) pokes the loop at once, so the slower pace only spaces
-// the periodic chores and an idle leaf wakes less.
+// the period of the most frequent periodic chore (discovery, the refresh
+// every third of the TTL, rebalancing, the relay keeper's reachability
+// check), at least one heartbeat interval. With the defaults that is the
+// discovery interval (30 s) instead of every heartbeat. Whatever unsettles
+// the agent (a lost primary or backup, a failed announce, new relay
+// addresses) pokes the loop at once, so the slower pace only spaces the
+// periodic chores and an idle leaf wakes less.
 func (a *Agent) maintainEvery() time.Duration {
+	check := a.relay.checkPeriod() // its own lock, not under a.mu
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.local != nil || (a.primary != nil && len(a.backups) >= a.cfg.Backups) {
-		return max(settledMaintainIntervals*a.cfg.HeartbeatInterval, a.cfg.DiscoveryInterval)
+	if a.local == nil && (a.primary == nil || len(a.backups) < a.cfg.Backups) {
+		return a.cfg.HeartbeatInterval
 	}
-	return a.cfg.HeartbeatInterval
+	every := a.cfg.DiscoveryInterval
+	if len(a.objects) > 0 {
+		every = min(every, time.Duration(float64(a.ttl)*a.cfg.RefreshFraction))
+	}
+	if a.cfg.Rebalance.Rho > 0 {
+		every = min(every, a.cfg.Rebalance.Interval)
+	}
+	if check > 0 {
+		every = min(every, check)
+	}
+	return max(every, a.cfg.HeartbeatInterval)
 }
 
 // nextTick is the wait until the agent's next multiple of period counted
@@ -293,10 +305,6 @@ func (a *Agent) nextTick(period time.Duration) time.Duration {
 	}
 	return wait
 }
-
-// settledMaintainIntervals: the least pace of maintenance once settled, in
-// heartbeat intervals (when the discovery interval is shorter).
-const settledMaintainIntervals = 5
 
 // newRouteLocked marks the announced set for a refresh through a new
 // primary (or local supernode); an empty set has nothing to refresh.

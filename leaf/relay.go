@@ -238,6 +238,17 @@ func (k *relayKeeper) maintain(attached []peer.AddrInfo) bool {
 	return changed
 }
 
+// checkPeriod is how often maintain must run for the reachability checks
+// (auto mode; 0: none, or one is due now).
+func (k *relayKeeper) checkPeriod() time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cfg.Mode != RelayAuto {
+		return 0
+	}
+	return k.checkEvery()
+}
+
 // checkEvery: the configured interval once measured, a few heartbeats
 // while the last attempt failed.
 func (k *relayKeeper) checkEvery() time.Duration {
