@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
@@ -33,7 +32,7 @@ var tcpTransport = libp2p.Transport(tcp.NewTCPTransport)
 // reuse) and QUIC only, libp2p's default resource limits, no libp2p
 // Prometheus metrics (nobody scrapes libp2p's registry; the node's /metrics
 // has its own), no relay or AutoNAT service (libp2p runs neither unless
-// asked), no connection manager. The relay client (circuit transport) stays on for relay
+// asked). The relay client (circuit transport) stays on for relay
 // reservations behind a NAT (leaf/relay.go), with hole punching (DCUtR).
 func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 	return []libp2p.Option{
@@ -44,10 +43,6 @@ func leafHostOptions(key crypto.PrivKey, bw metrics.Reporter) []libp2p.Option {
 		libp2p.BandwidthReporter(bw),
 		libp2p.DisableMetrics(),
 		libp2p.EnableHolePunching(),
-		// A leaf holds a few connections (its supernodes, the holders it
-		// dials): nothing to trim, and libp2p's default manager wakes
-		// the process every 10 s to look.
-		libp2p.ConnectionManager(&connmgr.NullConnMgr{}),
 	}
 }
 
