@@ -246,7 +246,7 @@ func (a *Agent) run() {
 	defer t.Stop()
 	for {
 		a.maintain()
-		t.Reset(a.nextTick(a.maintainEvery()))
+		t.Reset(a.maintainWait())
 		select {
 		case <-a.ctx.Done():
 			return
@@ -256,33 +256,53 @@ func (a *Agent) run() {
 	}
 }
 
-// maintainEvery is the wait before the next maintenance round: one
-// heartbeat interval while a primary or a backup is missing; once settled,
-// the period of the most frequent periodic chore (discovery, the refresh
-// every third of the TTL, rebalancing, the relay keeper's reachability
-// check), at least one heartbeat interval. With the defaults that is the
-// discovery interval (30 s) instead of every heartbeat. Whatever unsettles
-// the agent (a lost primary or backup, a failed announce, new relay
-// addresses) pokes the loop at once, so the slower pace only spaces the
-// periodic chores and an idle leaf wakes less.
-func (a *Agent) maintainEvery() time.Duration {
-	check := a.relay.checkPeriod() // its own lock, not under a.mu
+// maintainWait is the wait before the next maintenance round: the next
+// heartbeat tick while a primary or a backup is missing; once settled, the
+// first heartbeat tick at or after the earliest due periodic chore
+// (discovery, the refresh every third of the TTL, rebalancing, the relay
+// keeper's checks and reservations). So a due chore waits at most one
+// heartbeat interval (a record with a short TTL is refreshed in time),
+// and an idle leaf with the defaults runs maintenance every 30 s instead
+// of every heartbeat, on ticks when it wakes for a heartbeat anyway.
+// Whatever unsettles the agent (a lost primary or backup, a failed
+// announce, new relay addresses) pokes the loop at once.
+func (a *Agent) maintainWait() time.Duration {
+	relayIn, relayDue := a.relay.dueIn() // its own lock, not under a.mu
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	hb := a.cfg.HeartbeatInterval
 	if a.local == nil && (a.primary == nil || len(a.backups) < a.cfg.Backups) {
-		return a.cfg.HeartbeatInterval
+		return a.nextTick(hb)
 	}
-	every := a.cfg.DiscoveryInterval
+	now := a.clock.Now()
+	in := a.lastDiscov.Add(a.cfg.DiscoveryInterval).Sub(now)
 	if len(a.objects) > 0 {
-		every = min(every, time.Duration(float64(a.ttl)*a.cfg.RefreshFraction))
+		in = min(in, a.refreshAtLocked().Sub(now))
 	}
 	if a.cfg.Rebalance.Rho > 0 {
-		every = min(every, a.cfg.Rebalance.Interval)
+		in = min(in, a.nextRebalance.Sub(now))
 	}
-	if check > 0 {
-		every = min(every, check)
+	if relayDue {
+		in = min(in, relayIn)
 	}
-	return max(every, a.cfg.HeartbeatInterval)
+	return a.tickAfter(in)
+}
+
+// dueSlack: a chore due within this much after a tick counts as due at the
+// tick. Chores are stamped a little after the tick that ran them (the
+// work takes time), so without it each period would end just past a tick
+// and run one heartbeat late.
+func (a *Agent) dueSlack() time.Duration { return a.cfg.HeartbeatInterval / 10 }
+
+// tickAfter is the wait until the first tick of the heartbeat grid at or
+// after in from now (less dueSlack), and never sooner than nextTick.
+func (a *Agent) tickAfter(in time.Duration) time.Duration {
+	hb := a.cfg.HeartbeatInterval
+	wait := a.nextTick(hb)
+	if in -= a.dueSlack(); in > wait {
+		wait += (in - wait + hb - 1) / hb * hb
+	}
+	return wait
 }
 
 // nextTick is the wait until the agent's next multiple of period counted
@@ -322,11 +342,21 @@ func (a *Agent) refreshDueLocked() bool {
 		a.refreshNow, a.lastRefresh = false, a.clock.Now()
 		return false
 	}
-	now := a.clock.Now()
-	if now.Before(a.retryAt) {
-		return false
+	return !a.clock.Now().Add(a.dueSlack()).Before(a.refreshAtLocked())
+}
+
+// refreshAtLocked is when the announced set is next due for a refresh: a
+// third of the TTL after the last, at once for a new route, and never
+// before a failed announce's retry time.
+func (a *Agent) refreshAtLocked() time.Time {
+	at := a.lastRefresh.Add(time.Duration(float64(a.ttl) * a.cfg.RefreshFraction))
+	if a.refreshNow {
+		at = a.lastRefresh
 	}
-	return a.refreshNow || now.Sub(a.lastRefresh) >= time.Duration(float64(a.ttl)*a.cfg.RefreshFraction)
+	if at.Before(a.retryAt) {
+		at = a.retryAt
+	}
+	return at
 }
 
 // announceFailed schedules the whole announced set for a refresh a few
@@ -393,7 +423,7 @@ func (a *Agent) maintain() {
 	a.mu.Lock()
 	// Stamped here, not when the ask goes out: the next round comes one
 	// DiscoveryInterval after this one, and must find it due.
-	discover := a.clock.Since(a.lastDiscov) >= a.cfg.DiscoveryInterval
+	discover := a.clock.Since(a.lastDiscov) >= a.cfg.DiscoveryInterval-a.dueSlack()
 	if discover {
 		a.lastDiscov = a.clock.Now()
 	}

@@ -50,6 +50,7 @@ type fakeSN struct {
 	others   []peer.AddrInfo // listed in SupernodesResponse
 	seqs     []uint64        // sequence numbers of announcements received
 	beats    []time.Time     // when each heartbeat arrived (the fake clock)
+	arrived  []time.Time     // when each stored announcement arrived (the fake clock)
 	stopped  chan struct{}
 }
 
@@ -183,6 +184,7 @@ func (f *fakeSN) answer(from peer.ID, req *pb.Request, kind string) *pb.Response
 		}
 		f.seqs = append(f.seqs, batch.Seq)
 		f.batches = append(f.batches, batch)
+		f.arrived = append(f.arrived, f.clk.Now())
 		idx := make([]uint32, len(batch.CIDs))
 		for i := range idx {
 			idx[i] = uint32(i)

@@ -76,8 +76,17 @@ func (a *Agent) change(cids []cid.Cid, withdraw bool) ([]signedBatch, error) {
 		return nil, err
 	}
 	a.mu.Lock()
+	first := len(a.objects) == 0 && len(next) > 0
 	a.objects = next
+	if first {
+		// The refresh clock starts with the set (signed from now on), and
+		// the maintenance loop, paced for an empty set, learns of it.
+		a.lastRefresh = a.clock.Now()
+	}
 	a.mu.Unlock()
+	if first {
+		a.poke()
+	}
 	return a.signBatches(cids, withdraw)
 }
 

@@ -82,3 +82,41 @@ func TestRestoredObjectsReannounced(t *testing.T) {
 		return sn.answers("announce") > before
 	})
 }
+
+// With a short record TTL each refresh reaches the supernode before the
+// last announcement expires: at most a third of the TTL plus one heartbeat
+// after the last, wherever the first announce fell between the agent's
+// ticks. (Maintenance paced on a grid of the refresh period let a refresh
+// come up to two periods late, and a 3 s record expired in the overlay.)
+func TestShortTTLRefreshedBeforeExpiry(t *testing.T) {
+	const ttl, hb, step = 3 * time.Second, 250 * time.Millisecond, 50 * time.Millisecond
+	w := newWorld(t, 1, hb.Milliseconds())
+	sn := w.sns[0]
+	sn.ttlMs = ttl.Milliseconds()
+	cfg := w.config(sn)
+	cfg.Backups = 0
+	cfg.HeartbeatInterval = hb
+	a := w.start(cfg)
+	w.attached(0)
+	w.advance(1370*time.Millisecond, step) // off every grid of the agent's
+	if _, err := a.Announce(t.Context(), []cid.Cid{testCID(t, "short")}); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(30*time.Second, step)
+	sn.mu.Lock()
+	batches, arrived := slices.Clone(sn.batches), slices.Clone(sn.arrived)
+	sn.mu.Unlock()
+	// 30 s at one refresh per 1–1.25 s.
+	if len(arrived) < 24 || len(arrived) > 32 {
+		t.Fatalf("%d announcements in 30 s with a 3 s TTL, want one every 1–1.25 s", len(arrived))
+	}
+	bound := time.Duration(float64(ttl)*cfg.RefreshFraction) + hb + step
+	for i := 1; i < len(arrived); i++ {
+		if gap := arrived[i].Sub(arrived[i-1]); gap > bound {
+			t.Errorf("refresh %d came %v after the last, want ≤ %v", i, gap, bound)
+		}
+		if !arrived[i].Before(batches[i-1].Expires) {
+			t.Errorf("refresh %d came at %v, after the last announcement expired (%v)", i, arrived[i], batches[i-1].Expires)
+		}
+	}
+}

@@ -238,15 +238,36 @@ func (k *relayKeeper) maintain(attached []peer.AddrInfo) bool {
 	return changed
 }
 
-// checkPeriod is how often maintain must run for the reachability checks
-// (auto mode; 0: none, or one is due now).
-func (k *relayKeeper) checkPeriod() time.Duration {
+// dueIn is the wait until the keeper's next scheduled work, which runs
+// on the agent's maintenance rounds: a reachability check (auto mode), a
+// failed reservation's retry, a reservation's renewal. ok is false when
+// nothing is scheduled.
+func (k *relayKeeper) dueIn() (in time.Duration, ok bool) {
+	now := time.Now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.cfg.Mode != RelayAuto {
-		return 0
+	var due time.Time
+	at := func(t time.Time) {
+		if !ok || t.Before(due) {
+			due, ok = t, true
+		}
 	}
-	return k.checkEvery()
+	if k.cfg.Mode == RelayAuto && !k.checking {
+		at(k.checkedAt.Add(k.checkEvery()))
+	}
+	for _, s := range k.slots {
+		switch {
+		case s.busy:
+		case now.Before(s.retryAt):
+			at(s.retryAt)
+		case !s.renewAt.IsZero():
+			at(s.renewAt)
+		}
+	}
+	if !ok {
+		return 0, false
+	}
+	return max(due.Sub(now), 0), true
 }
 
 // checkEvery: the configured interval once measured, a few heartbeats
