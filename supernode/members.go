@@ -87,6 +87,12 @@ func (n *Node) client(ctx context.Context, p peer.ID) (*peerClient, error) {
 		c, err := n.openSession(ctx, p)
 		n.peersMu.Lock()
 		delete(n.dialing, p)
+		if err == nil && n.isClosed() {
+			// Close took the sessions before this one opened: nobody
+			// else would close it, and its read loop would hold Close.
+			c.close()
+			c, err = nil, ErrClosed
+		}
 		if err == nil {
 			n.clients[p] = c
 		}
