@@ -1,6 +1,8 @@
 package supernode_test
 
 import (
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -8,7 +10,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
+	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
 	"github.com/supertracker/supertracker/supernode"
@@ -107,7 +111,7 @@ func TestStockClientsNeverSeeAReplayedWithdrawnRecord(t *testing.T) {
 // answers GET_PROVIDERS with the peerstore's addresses of a provider: the
 // planted address must not reach a stock client.
 func TestStockClientsGetOnlySignedAddresses(t *testing.T) {
-	sns, infos, victim := startWithLeaf(t, 3, 2)
+	sns, infos, victim := startWithLoneLeaf(t, 3, 2)
 	c := inproc.CID(t, "planted-address")
 	if _, err := victim.Announce(t.Context(), []cid.Cid{c}); err != nil {
 		t.Fatal(err)
@@ -154,22 +158,22 @@ func TestStockClientsGetOnlySignedAddresses(t *testing.T) {
 // the supernode found the named peer is no supernode: kad-dht hands a
 // peer's peerstore addresses to anyone who sends FIND_NODE for it.
 func TestPlantedAddressesDoNotStick(t *testing.T) {
-	sns := inproc.StartSupernodes(t, 3, inproc.SupernodeConfig())
-	infos := inproc.Infos(sns)
-	victim := inproc.StartLeaf(t, inproc.LeafConfig(infos[:1]))
+	sns, infos, victim := startWithLoneLeaf(t, 3, inproc.SupernodeConfig().ReplicationFactor)
 	h := inproc.NewHost(t)
 	planted := plantAddress(t, h, infos, victim.Host().ID())
-	// A supernode tries the named peer for at most 10 s (Connect's bound).
-	inproc.WaitFor(t, 15*time.Second, "planted addresses to leave every peerstore", func() bool {
+	inPeerstores := func() bool {
 		for _, sn := range sns {
 			for _, a := range sn.Host().Peerstore().Addrs(victim.Host().ID()) {
 				if a.Equal(planted) {
-					return false
+					return true
 				}
 			}
 		}
-		return true
-	})
+		return false
+	}
+	inproc.WaitFor(t, 5*time.Second, "the planted address to reach a peerstore", inPeerstores)
+	// A supernode tries the named peer for at most 10 s (Connect's bound).
+	inproc.WaitFor(t, 15*time.Second, "planted addresses to leave every peerstore", func() bool { return !inPeerstores() })
 	for i, sn := range sns {
 		addrs, err := attack.KadFindPeer(t.Context(), h, sn.AddrInfo(), victim.Host().ID())
 		if err != nil {
@@ -183,12 +187,67 @@ func TestPlantedAddressesDoNotStick(t *testing.T) {
 	}
 }
 
+// startWithLoneLeaf starts n supernodes (replication r) and a leaf with no
+// backups, connected to the first supernode only: the others have no
+// connection to it, so they dial the addresses they are told it has.
+func startWithLoneLeaf(t *testing.T, n, r int) ([]*supernode.Node, []peer.AddrInfo, *leaf.Agent) {
+	t.Helper()
+	cfg := inproc.SupernodeConfig()
+	cfg.ReplicationFactor = r
+	sns := inproc.StartSupernodes(t, n, cfg)
+	infos := inproc.Infos(sns)
+	lc := inproc.LeafConfig(infos[:1])
+	lc.Backups = 0
+	return sns, infos, inproc.StartLeaf(t, lc)
+}
+
+// stallingAddr is a loopback TCP address that accepts connections and
+// never answers, so a dial to it lasts until its deadline: a planted
+// address stays in the dialling supernode's peerstore for the whole
+// attempt, as one at an unreachable Internet address would, and nothing
+// leaves the machine.
+func stallingAddr(t *testing.T) ma.Multiaddr {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return // closed at cleanup
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	a, err := manet.FromNetAddr(l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // plantAddress has h, a hostile leaf, attach to every supernode of infos
 // and report victim as a supernode at a planted address; it returns that
 // address.
 func plantAddress(t *testing.T, h host.Host, infos []peer.AddrInfo, victim peer.ID) ma.Multiaddr {
 	t.Helper()
-	planted := ma.StringCast("/ip4/6.6.6.6/tcp/6666")
+	planted := stallingAddr(t)
 	for _, ai := range infos {
 		lc, err := attack.DialLeaf(t.Context(), h, ai)
 		if err != nil {
