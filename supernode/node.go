@@ -203,7 +203,7 @@ func New(h host.Host, cfg Config) (*Node, error) {
 	go n.gossipLoop()
 	go n.repairLoop()
 	if len(cfg.BootstrapPeers) > 0 {
-		n.goBackground(n.bootstrapLoop)
+		n.goBackground(func(ctx context.Context) { _ = n.Bootstrap(ctx) })
 	}
 	return n, nil
 }
@@ -220,54 +220,12 @@ func (n *Node) Bootstrap(ctx context.Context) error {
 // peers finds others among the peers its node has met. It returns the
 // failures, joined, when no peer answered as a supernode.
 func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
-	ok, _, errs := n.connect(ctx, peers)
-	if ok > 0 {
-		return nil
-	}
-	return errors.Join(errs...)
-}
-
-// bootstrapRetryFor is how long a new supernode keeps retrying the
-// bootstrap peers that did not answer (backoff 1 s doubling to 16 s):
-// supernodes restarted together (a power cut, a redeploy) each dial the
-// others before all of them listen, and must still find each other
-// without waiting for gossip to join their halves.
-const bootstrapRetryFor = time.Minute
-
-// bootstrapLoop connects to the bootstrap peers, then retries those that
-// failed until they answer, enter the view through gossip, or
-// bootstrapRetryFor passes.
-func (n *Node) bootstrapLoop(ctx context.Context) {
-	pending := n.cfg.BootstrapPeers
-	until := n.clock.Now().Add(bootstrapRetryFor)
-	wait := time.Second
-	for {
-		_, failed, _ := n.connect(ctx, pending)
-		pending = failed[:0]
-		for _, p := range failed {
-			if m, ok := n.view.Get(p.ID); !ok || !m.Verified {
-				pending = append(pending, p)
-			}
-		}
-		if len(pending) == 0 || !n.clock.Now().Add(wait).Before(until) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.clock.After(wait):
-		}
-		wait = min(2*wait, 16*time.Second)
-	}
-}
-
-// connect opens sessions with peers (at most 16 at a time) and returns how
-// many answered as supernodes, and those that did not with their errors.
-func (n *Node) connect(ctx context.Context, peers []peer.AddrInfo) (ok int, failed []peer.AddrInfo, errs []error) {
 	var (
-		mu  sync.Mutex
-		wg  sync.WaitGroup
-		sem = make(chan struct{}, 16)
+		mu   sync.Mutex
+		errs []error
+		ok   int
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 16)
 	)
 	for _, p := range peers {
 		if p.ID == n.host.ID() || p.ID == "" {
@@ -292,14 +250,16 @@ func (n *Node) connect(ctx context.Context, peers []peer.AddrInfo) (ok int, fail
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("connect %s: %w", p.ID, err))
-				failed = append(failed, p)
 			} else {
 				ok++
 			}
 		}()
 	}
 	wg.Wait()
-	return ok, failed, errs
+	if ok > 0 {
+		return nil
+	}
+	return errors.Join(errs...)
 }
 
 // forgetAddrs drops the addresses Connect was handed for p once p did not
