@@ -246,7 +246,7 @@ func (a *Agent) run() {
 	defer t.Stop()
 	for {
 		a.maintain()
-		t.Reset(a.maintainWait())
+		t.Reset(a.nextTick(a.maintainEvery()))
 		select {
 		case <-a.ctx.Done():
 			return
@@ -256,36 +256,33 @@ func (a *Agent) run() {
 	}
 }
 
-// maintainWait is the wait before the next maintenance round: the next
-// heartbeat tick while a primary or a backup is missing; once settled, the
-// first heartbeat tick at or after the earliest due periodic chore
-// (discovery, the refresh every third of the TTL, rebalancing, the relay
-// keeper's checks and reservations). So a due chore waits at most one
-// heartbeat interval (a record with a short TTL is refreshed in time),
-// and an idle leaf with the defaults runs maintenance every 30 s instead
-// of every heartbeat, on ticks when it wakes for a heartbeat anyway.
-// Whatever unsettles the agent (a lost primary or backup, a failed
-// announce, new relay addresses) pokes the loop at once.
-func (a *Agent) maintainWait() time.Duration {
-	relayIn, relayDue := a.relay.dueIn() // its own lock, not under a.mu
+// maintainEvery is the wait before the next maintenance round: one
+// heartbeat interval while a primary or a backup is missing; once settled,
+// the period of the most frequent periodic chore (discovery, the refresh
+// every third of the TTL, rebalancing, the relay keeper's reachability
+// check), at least one heartbeat interval. With the defaults that is the
+// discovery interval (30 s) instead of every heartbeat. Whatever unsettles
+// the agent (a lost primary or backup, a failed announce, new relay
+// addresses) pokes the loop at once, so the slower pace only spaces the
+// periodic chores and an idle leaf wakes less.
+func (a *Agent) maintainEvery() time.Duration {
+	check := a.relay.checkPeriod() // its own lock, not under a.mu
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	hb := a.cfg.HeartbeatInterval
 	if a.local == nil && (a.primary == nil || len(a.backups) < a.cfg.Backups) {
-		return a.nextTick(hb)
+		return a.cfg.HeartbeatInterval
 	}
-	now := a.clock.Now()
-	in := a.lastDiscov.Add(a.cfg.DiscoveryInterval).Sub(now)
+	every := a.cfg.DiscoveryInterval
 	if len(a.objects) > 0 {
-		in = min(in, a.refreshAtLocked().Sub(now))
+		every = min(every, time.Duration(float64(a.ttl)*a.cfg.RefreshFraction))
 	}
 	if a.cfg.Rebalance.Rho > 0 {
-		in = min(in, a.nextRebalance.Sub(now))
+		every = min(every, a.cfg.Rebalance.Interval)
 	}
-	if relayDue {
-		in = min(in, relayIn)
+	if check > 0 {
+		every = min(every, check)
 	}
-	return a.tickAfter(in)
+	return max(every, a.cfg.HeartbeatInterval)
 }
 
 // dueSlack: a chore due within this much after a tick counts as due at the
@@ -293,17 +290,6 @@ func (a *Agent) maintainWait() time.Duration {
 // work takes time), so without it each period would end just past a tick
 // and run one heartbeat late.
 func (a *Agent) dueSlack() time.Duration { return a.cfg.HeartbeatInterval / 10 }
-
-// tickAfter is the wait until the first tick of the heartbeat grid at or
-// after in from now (less dueSlack), and never sooner than nextTick.
-func (a *Agent) tickAfter(in time.Duration) time.Duration {
-	hb := a.cfg.HeartbeatInterval
-	wait := a.nextTick(hb)
-	if in -= a.dueSlack(); in > wait {
-		wait += (in - wait + hb - 1) / hb * hb
-	}
-	return wait
-}
 
 // nextTick is the wait until the agent's next multiple of period counted
 // from its start (epoch). Heartbeats and maintenance all wait for ticks of

@@ -296,8 +296,8 @@ func TestSettledLeafMaintainsPerDiscoveryInterval(t *testing.T) {
 	a := w.start(cfg)
 	w.attached(2)
 	asks := func() int { return w.othersThan(nil, func(f *fakeSN) int { return f.received("supernodes") }) }
-	if got := a.maintainWait(); got <= cfg.HeartbeatInterval || got > cfg.DiscoveryInterval {
-		t.Fatalf("settled: next maintenance in %v, want more than a heartbeat and at most the discovery interval %v", got, cfg.DiscoveryInterval)
+	if got := a.maintainEvery(); got != cfg.DiscoveryInterval {
+		t.Fatalf("settled: maintenance every %v, want the discovery interval %v", got, cfg.DiscoveryInterval)
 	}
 	before := asks()
 	w.advance(5*time.Minute, 250*time.Millisecond)

@@ -238,36 +238,15 @@ func (k *relayKeeper) maintain(attached []peer.AddrInfo) bool {
 	return changed
 }
 
-// dueIn is the wait until the keeper's next scheduled work, which runs
-// on the agent's maintenance rounds: a reachability check (auto mode), a
-// failed reservation's retry, a reservation's renewal. ok is false when
-// nothing is scheduled.
-func (k *relayKeeper) dueIn() (in time.Duration, ok bool) {
-	now := time.Now()
+// checkPeriod is how often maintain must run for the reachability checks
+// (auto mode; 0: none, or one is due now).
+func (k *relayKeeper) checkPeriod() time.Duration {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	var due time.Time
-	at := func(t time.Time) {
-		if !ok || t.Before(due) {
-			due, ok = t, true
-		}
+	if k.cfg.Mode != RelayAuto {
+		return 0
 	}
-	if k.cfg.Mode == RelayAuto && !k.checking {
-		at(k.checkedAt.Add(k.checkEvery()))
-	}
-	for _, s := range k.slots {
-		switch {
-		case s.busy:
-		case now.Before(s.retryAt):
-			at(s.retryAt)
-		case !s.renewAt.IsZero():
-			at(s.renewAt)
-		}
-	}
-	if !ok {
-		return 0, false
-	}
-	return max(due.Sub(now), 0), true
+	return k.checkEvery()
 }
 
 // checkEvery: the configured interval once measured, a few heartbeats
