@@ -12,7 +12,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
-	"github.com/supertracker/supertracker/leaf"
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/protocol/pb"
 	"github.com/supertracker/supertracker/supernode"
@@ -111,7 +110,7 @@ func TestStockClientsNeverSeeAReplayedWithdrawnRecord(t *testing.T) {
 // answers GET_PROVIDERS with the peerstore's addresses of a provider: the
 // planted address must not reach a stock client.
 func TestStockClientsGetOnlySignedAddresses(t *testing.T) {
-	sns, infos, victim := startWithLoneLeaf(t, 3, 2)
+	sns, infos, victim := startWithLeaf(t, 3, 2, noBackups)
 	c := inproc.CID(t, "planted-address")
 	if _, err := victim.Announce(t.Context(), []cid.Cid{c}); err != nil {
 		t.Fatal(err)
@@ -158,7 +157,7 @@ func TestStockClientsGetOnlySignedAddresses(t *testing.T) {
 // the supernode found the named peer is no supernode: kad-dht hands a
 // peer's peerstore addresses to anyone who sends FIND_NODE for it.
 func TestPlantedAddressesDoNotStick(t *testing.T) {
-	sns, infos, victim := startWithLoneLeaf(t, 3, inproc.SupernodeConfig().ReplicationFactor)
+	sns, infos, victim := startWithLeaf(t, 3, inproc.SupernodeConfig().ReplicationFactor, noBackups)
 	h := inproc.NewHost(t)
 	planted := plantAddress(t, h, infos, victim.Host().ID())
 	inPeerstores := func() bool {
@@ -185,20 +184,6 @@ func TestPlantedAddressesDoNotStick(t *testing.T) {
 			}
 		}
 	}
-}
-
-// startWithLoneLeaf starts n supernodes (replication r) and a leaf with no
-// backups, connected to the first supernode only: the others have no
-// connection to it, so they dial the addresses they are told it has.
-func startWithLoneLeaf(t *testing.T, n, r int) ([]*supernode.Node, []peer.AddrInfo, *leaf.Agent) {
-	t.Helper()
-	cfg := inproc.SupernodeConfig()
-	cfg.ReplicationFactor = r
-	sns := inproc.StartSupernodes(t, n, cfg)
-	infos := inproc.Infos(sns)
-	lc := inproc.LeafConfig(infos[:1])
-	lc.Backups = 0
-	return sns, infos, inproc.StartLeaf(t, lc)
 }
 
 // stallingAddr is a loopback TCP address that accepts connections and

@@ -34,11 +34,19 @@ func sameSet(got map[peer.ID]bool, want []peer.ID) error {
 // startWithLeaf starts n supernodes storing each record r times and one
 // leaf attached to the first; it returns the supernodes, their addresses
 // and the leaf.
-func startWithLeaf(t *testing.T, n, r int) ([]*supernode.Node, []peer.AddrInfo, *leaf.Agent) {
+func startWithLeaf(t *testing.T, n, r int, tweaks ...func(*leaf.Config)) ([]*supernode.Node, []peer.AddrInfo, *leaf.Agent) {
 	t.Helper()
 	cfg := inproc.SupernodeConfig()
 	cfg.ReplicationFactor = r
 	sns := inproc.StartSupernodes(t, n, cfg)
 	infos := inproc.Infos(sns)
-	return sns, infos, inproc.StartLeaf(t, inproc.LeafConfig(infos[:1]))
+	lc := inproc.LeafConfig(infos[:1])
+	for _, f := range tweaks {
+		f(&lc)
+	}
+	return sns, infos, inproc.StartLeaf(t, lc)
 }
+
+// noBackups attaches a leaf to its primary only: the other supernodes have
+// no connection to it, so they dial whatever addresses they are told it has.
+func noBackups(c *leaf.Config) { c.Backups = 0 }
