@@ -328,13 +328,8 @@ func (a *Agent) refreshDueLocked() bool {
 		a.refreshNow, a.lastRefresh = false, a.clock.Now()
 		return false
 	}
-	return !a.clock.Now().Add(a.dueSlack()).Before(a.refreshAtLocked())
-}
-
-// refreshAtLocked is when the announced set is next due for a refresh: a
-// third of the TTL after the last, at once for a new route, and never
-// before a failed announce's retry time.
-func (a *Agent) refreshAtLocked() time.Time {
+	// Due a third of the TTL after the last refresh, at once for a new
+	// route, and never before a failed announce's retry time.
 	at := a.lastRefresh.Add(time.Duration(float64(a.ttl) * a.cfg.RefreshFraction))
 	if a.refreshNow {
 		at = a.lastRefresh
@@ -342,7 +337,7 @@ func (a *Agent) refreshAtLocked() time.Time {
 	if at.Before(a.retryAt) {
 		at = a.retryAt
 	}
-	return at
+	return !a.clock.Now().Add(a.dueSlack()).Before(at)
 }
 
 // announceFailed schedules the whole announced set for a refresh a few
