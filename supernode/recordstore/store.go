@@ -178,8 +178,13 @@ func (s *Store) Put(ctx context.Context, a *protocol.SignedAnnouncement, items [
 	if err != nil && !errors.Is(err, ds.ErrNotFound) {
 		return nil, err
 	}
+	listed := map[string]bool{}
 	if len(idx) == 0 {
 		idx = appendBytes(nil, []byte(a.Peer))
+	} else if parts, ok := splitBytes(idx); ok && len(parts) > 0 {
+		for _, k := range parts[1:] {
+			listed[string(k)] = true
+		}
 	}
 	stored := append(make([]int, 0, len(ws)+len(again)), again...)
 	delta := 0
@@ -194,7 +199,12 @@ func (s *Store) Put(ctx context.Context, a *protocol.SignedAnnouncement, items [
 		if err := b.Put(ctx, recordKey(r.Key, a.Peer), encodeRecord(&r)); err != nil {
 			return nil, err
 		}
-		idx = appendBytes(idx, r.Key)
+		// A record stored again after a Delete (handed off, then handed
+		// back by repair) is listed once: collect counts each key once.
+		if !listed[string(r.Key)] {
+			listed[string(r.Key)] = true
+			idx = appendBytes(idx, r.Key)
+		}
 		switch {
 		case !a.Withdraw && (w.old == nil || w.old.Withdrawn):
 			delta++
@@ -384,7 +394,12 @@ func (s *Store) collect(ctx context.Context, xkey string, val []byte, now time.T
 	}
 	removed, delta := 0, 0
 	if err == nil {
+		seen := make(map[string]bool, len(parts)-1)
 		for _, key := range parts[1:] {
+			if seen[string(key)] {
+				continue // listed twice by an older version: deleted once, counted once
+			}
+			seen[string(key)] = true
 			r, err := s.get(ctx, key, leaf)
 			if err != nil || r.Expires.After(now) {
 				continue // gone, or superseded by a longer-lived record

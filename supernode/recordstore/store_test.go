@@ -172,7 +172,7 @@ func TestExpiryHoldsAtReadTimeAndGCRemoves(t *testing.T) {
 
 func TestWithdrawalSupersedesAndBlocksReplay(t *testing.T) {
 	ctx := context.Background()
-	s, _ := open(t)
+	s, d := open(t)
 	now := time.Now()
 	l := newLeaf(t)
 	c := mkCID(t, "w")
@@ -202,6 +202,18 @@ func TestWithdrawalSupersedesAndBlocksReplay(t *testing.T) {
 	}
 	if recs, _ := s.Counts(); recs != 0 {
 		t.Fatalf("records %d, want 0", recs)
+	}
+	// Once the superseded announcement expired too, GC takes the
+	// tombstone (through that announcement's index entry) and both
+	// announcements: nothing is left behind.
+	if _, err := s.GC(ctx, now.Add(time.Hour+time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Get(ctx, c.Hash(), l.id); err == nil {
+		t.Fatalf("tombstone outlived what it superseded: %+v", r)
+	}
+	if n := keysIn(t, d); n != 0 {
+		t.Fatalf("%d keys left after the tombstone's expiry, want 0", n)
 	}
 	// A withdrawal of a CID never seen here leaves a tombstone too, so the
 	// announcement it follows cannot be stored afterwards.
@@ -257,3 +269,56 @@ func TestReopenRestoresCounts(t *testing.T) {
 }
 
 func dsqAll() dsq.Query { return dsq.Query{} }
+
+func keysIn(t *testing.T, d *leveldb.Datastore) int {
+	t.Helper()
+	res, err := d.Query(context.Background(), dsqAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	n := 0
+	for range res.Next() {
+		n++
+	}
+	return n
+}
+
+// A record handed off (Delete) and handed back (Put of the same
+// announcement, as repair does when the supernode set changes back) is
+// counted once and collected once: the counts end at 0, not below.
+func TestStoredAgainAfterDeleteCountsOnce(t *testing.T) {
+	ctx := context.Background()
+	s, d := open(t)
+	now := time.Now()
+	l := newLeaf(t)
+	cs := []cid.Cid{mkCID(t, "x"), mkCID(t, "y")}
+	ann, items := l.sign(t, cs, now.Add(time.Minute), false, now)
+	if _, err := s.Put(ctx, ann, items, 10); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.Delete(ctx, cs[0].Hash(), l.id, ann.Hash); err != nil {
+			t.Fatal(err)
+		}
+		if recs, _ := s.Counts(); recs != 1 {
+			t.Fatalf("after the hand-off: %d records, want 1", recs)
+		}
+		if stored, err := s.Put(ctx, ann, items[:1], 10); err != nil || len(stored) != 1 {
+			t.Fatalf("handed back: stored %v, %v", stored, err)
+		}
+		if recs, _ := s.Counts(); recs != 2 {
+			t.Fatalf("after the hand-back: %d records, want 2", recs)
+		}
+	}
+	n, err := s.GC(ctx, now.Add(time.Minute+time.Millisecond))
+	if err != nil || n != 2 {
+		t.Fatalf("GC removed %d, %v; want 2", n, err)
+	}
+	if recs, leaves := s.Counts(); recs != 0 || leaves != 0 {
+		t.Fatalf("counts after GC: %d records, %d leaves; want 0, 0", recs, leaves)
+	}
+	if k := keysIn(t, d); k != 0 {
+		t.Fatalf("%d keys left after GC", k)
+	}
+}
