@@ -126,7 +126,7 @@ func TestOnlyVerifiedUsableMembersArePlaced(t *testing.T) {
 	v := membership.New(membership.Config{Self: self.id, Limits: lim})
 	c, env := self.cert(t, now, false)
 	v.SetSelf(c, env)
-	a, b, liar := newNode(t, "127.0.0.2"), newNode(t, "127.0.0.3"), newNode(t, "127.0.0.4")
+	a, b, liar := newNode(t, "127.0.0.2"), newNode(t, "127.0.0.3"), newNode(t, "192.0.2.4")
 	join(t, v, a, now)
 	_, envB := b.cert(t, now, false)
 	if _, _, err := v.Learn(envB, now); err != nil {
@@ -137,7 +137,7 @@ func TestOnlyVerifiedUsableMembersArePlaced(t *testing.T) {
 	}
 	_, envL := liar.cert(t, now, false)
 	v.Learn(envL, now)
-	if err := v.Verify(liar.id, ma.StringCast("/ip4/127.0.0.99/tcp/1")); err == nil {
+	if err := v.Verify(liar.id, ma.StringCast("/ip4/192.0.2.99/tcp/1")); err == nil {
 		t.Fatal("verified at an address its cert does not name")
 	}
 	if v.MarkDown(a.id); v.Snapshot().Has(a.id, now) {
@@ -155,6 +155,35 @@ func TestOnlyVerifiedUsableMembersArePlaced(t *testing.T) {
 	}
 	if gone := v.Expire(now.Add(2 * time.Minute)); len(gone) != 3 {
 		t.Fatalf("expired %d, want 3", len(gone))
+	}
+}
+
+// 127.0.0.0/8 is one host: a supernode whose cert names 127.0.60.32 and
+// whose dial left from 127.0.0.1 (its listen address could not be bound:
+// the 4-tuple was still in TIME_WAIT after a restart) is verified, in the
+// cert's group; a loopback connection verifies no cert that names only
+// other hosts.
+func TestLoopbackIsOneHost(t *testing.T) {
+	now := time.Now()
+	self := newNode(t, "127.0.60.31")
+	v := membership.New(membership.Config{Self: self.id, Limits: lim, PrefixBits4: 32})
+	c, env := self.cert(t, now, false)
+	v.SetSelf(c, env)
+	local, remote := newNode(t, "127.0.60.32"), newNode(t, "192.0.2.7")
+	for _, n := range []*node{local, remote} {
+		_, e := n.cert(t, now, false)
+		if _, _, err := v.Learn(e, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.Verify(local.id, ma.StringCast("/ip4/127.0.0.1/tcp/40001")); err != nil {
+		t.Fatalf("a loopback supernode dialling from 127.0.0.1: %v", err)
+	}
+	if m, _ := v.Get(local.id); !m.Verified || m.Group != "127.0.60.32/32" {
+		t.Fatalf("member %+v: want verified in its cert's group 127.0.60.32/32", m)
+	}
+	if err := v.Verify(remote.id, ma.StringCast("/ip4/127.0.0.1/tcp/40002")); err == nil {
+		t.Fatal("a loopback connection verified a cert that names only 192.0.2.7")
 	}
 }
 
