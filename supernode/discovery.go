@@ -26,6 +26,26 @@ func (n *Node) Supernodes(limit int) []peer.AddrInfo {
 	return out
 }
 
+// KnownSupernodes lists up to limit other supernodes this one verified and
+// whose certs have not lapsed, usable or marked down (not leaving): the
+// peers to dial after a restart. A supernode that stops while the others
+// stop too has marked them all down by then; they are still the ones it
+// should find again.
+func (n *Node) KnownSupernodes(limit int) []peer.AddrInfo {
+	now := n.clock.Now()
+	var out []peer.AddrInfo
+	for _, m := range n.view.Members() {
+		if len(out) >= limit {
+			break
+		}
+		if m.ID == n.host.ID() || !m.Verified || m.Leaving || !m.Expires.After(now) {
+			continue
+		}
+		out = append(out, peer.AddrInfo{ID: m.ID, Addrs: m.Addrs})
+	}
+	return out
+}
+
 // learn opens sessions, in the background, with supernodes a leaf reported
 // that are not in the view: supernodes that lost each other (several
 // elected at once, a partition) merge back into one overlay. Each peer is

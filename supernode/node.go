@@ -203,7 +203,11 @@ func New(h host.Host, cfg Config) (*Node, error) {
 	go n.gossipLoop()
 	go n.repairLoop()
 	if len(cfg.BootstrapPeers) > 0 {
-		n.goBackground(func(ctx context.Context) { _ = n.Bootstrap(ctx) })
+		n.goBackground(func(ctx context.Context) {
+			if err := n.Bootstrap(ctx); err != nil && ctx.Err() == nil {
+				n.cfg.Logger.Warn("no bootstrap peer answered as a supernode", "err", err)
+			}
+		})
 	}
 	return n, nil
 }
@@ -249,6 +253,7 @@ func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
+				n.cfg.Logger.Debug("peer did not answer as a supernode", "peer", p.ID, "err", err)
 				errs = append(errs, fmt.Errorf("connect %s: %w", p.ID, err))
 			} else {
 				ok++

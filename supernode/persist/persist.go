@@ -214,15 +214,12 @@ func KnownSupernodes(ps peerstore.Peerstore, self peer.ID) []peer.AddrInfo {
 	return out
 }
 
-// Remember stores the supernodes sn knows now (routing table and
-// rendezvous providers) for the next run; it keeps the old list if sn knows
-// none.
+// Remember stores the supernodes sn knows now (those it verified, even
+// if marked down: at a shutdown of all of them at once the others are gone
+// already) for the next run; it keeps the old list if sn knows none.
 func Remember(h host.Host, sn *supernode.Node) {
 	var list []string
-	for _, ai := range sn.Supernodes(maxKnownSupernodes + 1) {
-		if ai.ID == h.ID() {
-			continue
-		}
+	for _, ai := range sn.KnownSupernodes(maxKnownSupernodes) {
 		addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: ai.ID, Addrs: ai.Addrs[:min(len(ai.Addrs), 4)]})
 		if err != nil {
 			continue

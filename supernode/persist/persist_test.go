@@ -17,6 +17,7 @@ import (
 
 	"github.com/supertracker/supertracker/protocol"
 	"github.com/supertracker/supertracker/supernode"
+	"github.com/supertracker/supertracker/testnet/inproc"
 )
 
 // The datastore keeps what was written, in Puts, batches and deletes,
@@ -131,3 +132,39 @@ func opsCID(prefix string, i int) string {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// A supernode that stops while the others stop too has marked them all
+// down by then (none is usable for placement); Remember still writes them
+// down for the next run, so a whole overlay restarted at once finds itself
+// again (TestRestartKeepsRecords: one supernode restarted knowing nobody,
+// and the others had dialled it before it listened).
+func TestRememberKeepsSupernodesMarkedDown(t *testing.T) {
+	cfg := inproc.SupernodeConfig()
+	sns := inproc.StartSupernodes(t, 3, cfg)
+	self := sns[0]
+	for _, sn := range sns[1:] {
+		if err := sn.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := sn.Host().Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inproc.WaitFor(t, 30*time.Second, "the stopped supernodes marked down", func() bool {
+		return self.MemberCount() == 1
+	})
+	Remember(self.Host(), self)
+	known := KnownSupernodes(self.Host().Peerstore(), self.Host().ID())
+	got := map[string]bool{}
+	for _, ai := range known {
+		got[ai.ID.String()] = len(ai.Addrs) > 0
+	}
+	for _, sn := range sns[1:] {
+		if !got[sn.Host().ID().String()] {
+			t.Fatalf("remembered %v: %s (marked down) missing or without addresses", known, sn.Host().ID())
+		}
+	}
+	if len(known) != 2 {
+		t.Fatalf("remembered %d supernodes, want 2", len(known))
+	}
+}
