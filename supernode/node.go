@@ -203,13 +203,50 @@ func New(h host.Host, cfg Config) (*Node, error) {
 	go n.gossipLoop()
 	go n.repairLoop()
 	if len(cfg.BootstrapPeers) > 0 {
-		n.goBackground(func(ctx context.Context) {
-			if err := n.Bootstrap(ctx); err != nil && ctx.Err() == nil {
-				n.cfg.Logger.Warn("no bootstrap peer answered as a supernode", "err", err)
-			}
-		})
+		n.goBackground(n.bootstrapLoop)
 	}
 	return n, nil
+}
+
+// bootstrapRetryFor is how long a new supernode keeps retrying bootstrap
+// peers that did not answer (after 1 s, doubling to 16 s): supernodes
+// started together (a power cut, a redeploy) each dial the others before
+// all of them listen, and one that knows nobody is found only by those
+// that retry it.
+const bootstrapRetryFor = time.Minute
+
+// bootstrapLoop connects to the bootstrap peers, then retries those that
+// failed until they answer, enter the view verified through another
+// session, or bootstrapRetryFor passes. Retries ignore libp2p's dial
+// backoff (5 s and more after a refused dial): the peer is expected to
+// come up.
+func (n *Node) bootstrapLoop(ctx context.Context) {
+	pending := n.cfg.BootstrapPeers
+	until := n.clock.Now().Add(bootstrapRetryFor)
+	wait := time.Second
+	dctx := ctx
+	for {
+		ok, failed, errs := n.connect(dctx, pending)
+		if ok == 0 && len(errs) > 0 && ctx.Err() == nil && len(pending) == len(n.cfg.BootstrapPeers) {
+			n.cfg.Logger.Warn("no bootstrap peer answered as a supernode; retrying for a minute", "err", errors.Join(errs...))
+		}
+		pending = failed[:0:0]
+		for _, p := range failed {
+			if m, ok := n.view.Get(p.ID); !ok || !m.Verified || m.Down {
+				pending = append(pending, p)
+			}
+		}
+		if len(pending) == 0 || !n.clock.Now().Add(wait).Before(until) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.clock.After(wait):
+		}
+		wait = min(2*wait, 16*time.Second)
+		dctx = network.WithForceDirectDial(ctx, "supernode bootstrap retry")
+	}
 }
 
 // Bootstrap opens sessions with the configured bootstrap peers; those that
@@ -224,12 +261,20 @@ func (n *Node) Bootstrap(ctx context.Context) error {
 // peers finds others among the peers its node has met. It returns the
 // failures, joined, when no peer answered as a supernode.
 func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
+	ok, _, errs := n.connect(ctx, peers)
+	if ok > 0 {
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// connect opens sessions with peers (at most 16 at a time) and returns how
+// many answered as supernodes, and those that did not with their errors.
+func (n *Node) connect(ctx context.Context, peers []peer.AddrInfo) (ok int, failed []peer.AddrInfo, errs []error) {
 	var (
-		mu   sync.Mutex
-		errs []error
-		ok   int
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 16)
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, 16)
 	)
 	for _, p := range peers {
 		if p.ID == n.host.ID() || p.ID == "" {
@@ -255,16 +300,14 @@ func (n *Node) Connect(ctx context.Context, peers []peer.AddrInfo) error {
 			if err != nil {
 				n.cfg.Logger.Debug("peer did not answer as a supernode", "peer", p.ID, "err", err)
 				errs = append(errs, fmt.Errorf("connect %s: %w", p.ID, err))
+				failed = append(failed, p)
 			} else {
 				ok++
 			}
 		}()
 	}
 	wg.Wait()
-	if ok > 0 {
-		return nil
-	}
-	return errors.Join(errs...)
+	return ok, failed, errs
 }
 
 // forgetAddrs drops the addresses Connect was handed for p once p did not
