@@ -7,6 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
@@ -23,28 +24,15 @@ import (
 func TestBootstrapRetriesAPeerNotYetServing(t *testing.T) {
 	cfg := inproc.SupernodeConfig()
 	hostB := inproc.NewHost(t) // up, but not serving the supernode protocol yet
-	cfgA := cfg
-	cfgA.BootstrapPeers = []peer.AddrInfo{{ID: hostB.ID(), Addrs: hostB.Addrs()}}
 	hostA := inproc.NewHost(t)
-	a, err := supernode.New(hostA, cfgA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	a := startBootstrappingTo(t, hostA, cfg, peer.AddrInfo{ID: hostB.ID(), Addrs: hostB.Addrs()})
 	inproc.WaitFor(t, 10*time.Second, "A's first bootstrap dial", func() bool {
 		return hostB.Network().Connectedness(hostA.ID()) == network.Connected
 	})
 	if a.MemberCount() != 1 {
 		t.Fatalf("A's view holds %d members before B serves, want itself only", a.MemberCount())
 	}
-	b, err := supernode.New(hostB, cfg) // no bootstrap peers: it waits to be found
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	inproc.WaitFor(t, 20*time.Second, "A and B to see each other", func() bool {
-		return a.MemberCount() == 2 && b.MemberCount() == 2
-	})
+	waitFound(t, a, startBootstrappingTo(t, hostB, cfg))
 }
 
 // A bootstrap peer that is not listening yet (connection refused; libp2p
@@ -64,14 +52,8 @@ func TestBootstrapRetriesAPeerNotYetListening(t *testing.T) {
 	addrB := probe.Addrs()[0]
 	probe.Close()
 	idB, _ := peer.IDFromPrivateKey(key)
-	cfgA := cfg
-	cfgA.BootstrapPeers = []peer.AddrInfo{{ID: idB, Addrs: []ma.Multiaddr{addrB}}}
 	hostA := inproc.NewHost(t)
-	a, err := supernode.New(hostA, cfgA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	a := startBootstrappingTo(t, hostA, cfg, peer.AddrInfo{ID: idB, Addrs: []ma.Multiaddr{addrB}})
 	inproc.WaitFor(t, 10*time.Second, "A's first dial to be refused", func() bool {
 		return hostA.Network().(*swarm.Swarm).Backoff().Backoff(idB, addrB)
 	})
@@ -80,11 +62,25 @@ func TestBootstrapRetriesAPeerNotYetListening(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hostB.Close() })
-	b, err := supernode.New(hostB, cfg) // no bootstrap peers: it waits to be found
+	waitFound(t, a, startBootstrappingTo(t, hostB, cfg))
+}
+
+// startBootstrappingTo starts a supernode on h that bootstraps to boot
+// (none: it waits to be found).
+func startBootstrappingTo(t *testing.T, h host.Host, cfg supernode.Config, boot ...peer.AddrInfo) *supernode.Node {
+	t.Helper()
+	cfg.BootstrapPeers = boot
+	sn, err := supernode.New(h, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { sn.Close() })
+	return sn
+}
+
+// waitFound waits until a and b (alone) see each other.
+func waitFound(t *testing.T, a, b *supernode.Node) {
+	t.Helper()
 	inproc.WaitFor(t, 20*time.Second, "A and B to see each other", func() bool {
 		return a.MemberCount() == 2 && b.MemberCount() == 2
 	})

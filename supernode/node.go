@@ -225,12 +225,12 @@ func (n *Node) bootstrapLoop(ctx context.Context) {
 	until := n.clock.Now().Add(bootstrapRetryFor)
 	wait := time.Second
 	dctx := ctx
-	for {
+	for first := true; ; first = false {
 		ok, failed, errs := n.connect(dctx, pending)
-		if ok == 0 && len(errs) > 0 && ctx.Err() == nil && len(pending) == len(n.cfg.BootstrapPeers) {
+		if first && ok == 0 && len(errs) > 0 && ctx.Err() == nil {
 			n.cfg.Logger.Warn("no bootstrap peer answered as a supernode; retrying for a minute", "err", errors.Join(errs...))
 		}
-		pending = failed[:0:0]
+		pending = nil
 		for _, p := range failed {
 			if m, ok := n.view.Get(p.ID); !ok || !m.Verified || m.Down {
 				pending = append(pending, p)
