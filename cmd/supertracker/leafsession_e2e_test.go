@@ -74,7 +74,11 @@ func TestFrozenPrimaryLookupsNeverStall(t *testing.T) {
 	})
 	poll(t, 20*time.Second, "leaf B attached to 3 supernodes", func() (bool, string) {
 		p, n := primaryOf(t, b)
-		return p != "" && n == 3, fmt.Sprintf("primary %q, %d attached", p, n)
+		if p != "" && n == 3 {
+			return true, ""
+		}
+		// Why not, for a failure seen once in CI (primary "", 0 attached).
+		return false, fmt.Sprintf("primary %q, %d attached; leaf B's log ends:\n%s", p, n, tail(b.log))
 	})
 	found := func() (time.Duration, error) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
