@@ -51,7 +51,7 @@ const (
 	enMinDwell   = 8 * time.Second // --min-dwell
 	enRecordTTL  = 30 * time.Second
 	enRefresh    = enRecordTTL / 3 // leaves refresh every TTL/3
-	enMaxChanges = 3               // role changes per node over scenarios 1 and 2
+	enMaxChanges = 4               // role changes per node over scenarios 1 and 2: a promotion and a step-down in each
 	enQuiet      = 4 * time.Second // no role change or pending proposal for this long: settled
 	enPoll       = 500 * time.Millisecond
 	enBaseNodes  = 10 // the seed and 9 electing nodes, the even ones capped
